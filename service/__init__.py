@@ -1,0 +1,1 @@
+"""mrsm-tokens: Meerschaum-style API tokens as a standalone aiohttp + PostgreSQL service."""

@@ -1,0 +1,107 @@
+"""Short-lived HS256 bearers issued by /login."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import jwt
+
+ALGORITHM = "HS256"
+_REQUIRED = ["iss", "sub", "iat", "exp", "jti", "scope"]
+
+
+@dataclass(frozen=True)
+class Claims:
+    user_id: uuid.UUID
+    scopes: frozenset[str]
+    token_id: uuid.UUID | None
+    password_version: int | None
+    issued_at: int
+    expires_at: int
+    jti: str
+
+
+class JwtCodec:
+    """Encodes with the current key; decodes with it or, during a rotation, the previous one."""
+
+    def __init__(self, secret: str, issuer: str, ttl_seconds: int,
+                 previous_secret: str | None = None) -> None:
+        self._secret = secret
+        self._keys = [secret] + ([previous_secret] if previous_secret else [])
+        self.issuer = issuer
+        self.ttl_seconds = ttl_seconds
+
+    def issue(
+        self,
+        *,
+        user_id: uuid.UUID,
+        scopes: list[str],
+        token_id: uuid.UUID | None = None,
+        token_expiration: datetime | None = None,
+        password_version: int | None = None,
+    ) -> tuple[str, int]:
+        """A signed JWT and its expiry (Unix seconds), never past the token's own expiration."""
+        now = int(time.time())
+        exp = now + self.ttl_seconds
+        if token_expiration is not None:
+            exp = min(exp, int(token_expiration.timestamp()))
+        claims: dict = {
+            "iss": self.issuer,
+            "sub": str(user_id),
+            "iat": now,
+            "exp": exp,
+            "jti": uuid.uuid4().hex,
+            "scope": " ".join(scopes),
+        }
+        if token_id is not None:
+            claims["tid"] = str(token_id)
+        if password_version is not None:
+            claims["pwv"] = password_version
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM), exp
+
+    def decode(self, token: str) -> Claims | None:
+        """The claims of a valid, unexpired JWT we issued, or None."""
+        for key in self._keys:
+            try:
+                payload = jwt.decode(
+                    token,
+                    key,
+                    algorithms=[ALGORITHM],
+                    issuer=self.issuer,
+                    options={"require": _REQUIRED},
+                )
+            except jwt.InvalidSignatureError:
+                continue
+            except jwt.PyJWTError:
+                return None
+            return _claims(payload)
+        return None
+
+
+def _claims(payload: dict) -> Claims | None:
+    try:
+        scope = payload["scope"]
+        tid = payload.get("tid")
+        pwv = payload.get("pwv")
+        if not isinstance(scope, str) or (pwv is not None and type(pwv) is not int):
+            return None
+        if (tid is None) == (pwv is None):
+            return None  # exactly one of the two grants
+        return Claims(
+            user_id=uuid.UUID(payload["sub"]),
+            scopes=frozenset(scope.split()),
+            token_id=uuid.UUID(tid) if tid is not None else None,
+            password_version=pwv,
+            issued_at=int(payload["iat"]),
+            expires_at=int(payload["exp"]),
+            jti=str(payload["jti"]),
+        )
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def expires_iso(exp: int) -> str:
+    return datetime.fromtimestamp(exp, UTC).isoformat().replace("+00:00", "Z")

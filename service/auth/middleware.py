@@ -1,0 +1,105 @@
+"""The auth middleware: decode the credential, enforce the route's annotation.
+
+Accepted: ``Authorization: Bearer <jwt>``, the raw API key
+``Authorization: mrsm-key:...`` (as the seed's curl example sends it) and
+``Authorization: Bearer mrsm-key:...``. Query strings and cookies are never read.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from service import keys
+from service.auth import credentials
+from service.auth.apikeys import API_KEY_PREFIX
+from service.auth.principal import Principal
+from service.auth.scopes import order, requirement_of
+from service.errors import ApiError
+
+REALM = "mrsm"
+
+
+def missing_credential() -> ApiError:
+    return ApiError(
+        401,
+        "unauthorized",
+        "This route needs a credential: send 'Authorization: Bearer <access token>' "
+        "or 'Authorization: <API key>'.",
+        headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
+    )
+
+
+def invalid_credential() -> ApiError:
+    # One body for every kind of bad credential: nobody learns which part was wrong.
+    return ApiError(
+        401,
+        "invalid_token",
+        "The credential is invalid, expired or revoked.",
+        headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'},
+    )
+
+
+def insufficient_scope(needed: frozenset[str]) -> ApiError:
+    wanted = " ".join(order(needed))
+    return ApiError(
+        403,
+        "insufficient_scope",
+        f"This credential lacks the scope this route needs: {wanted}.",
+        headers={
+            "WWW-Authenticate":
+                f'Bearer realm="{REALM}", error="insufficient_scope", scope="{wanted}"'
+        },
+    )
+
+
+def split_authorization(header: str) -> tuple[str, str] | None:
+    """("api_key" | "jwt", credential), or None for a scheme we do not accept."""
+    header = header.strip()
+    if header[: len(API_KEY_PREFIX)].lower() == API_KEY_PREFIX:
+        return "api_key", API_KEY_PREFIX + header[len(API_KEY_PREFIX):]
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value:
+        return None
+    if value[: len(API_KEY_PREFIX)].lower() == API_KEY_PREFIX:
+        return "api_key", API_KEY_PREFIX + value[len(API_KEY_PREFIX):]
+    return "jwt", value
+
+
+async def authenticate(request: web.Request, header: str) -> Principal | None:
+    parts = split_authorization(header)
+    if parts is None:
+        return None
+    kind, value = parts
+    app = request.app
+    async with app[keys.POOL].acquire() as conn:
+        if kind == "api_key":
+            return await credentials.principal_from_api_key(conn, value)
+        return await credentials.principal_from_jwt(conn, app[keys.JWT], value)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.match_info.http_exception is not None:
+        return await handler(request)  # 404 / 405, with or without a credential
+    requirement = requirement_of(request.match_info.handler)
+    if requirement is None:
+        # Deny by default: a route nobody annotated is nobody's to call.
+        raise ApiError(403, "forbidden", "This route is not open to anyone.")
+    if requirement.public:
+        return await handler(request)
+    header = request.headers.get("Authorization")
+    if not header:
+        raise missing_credential()
+    principal = await authenticate(request, header)
+    if principal is None:
+        raise invalid_credential()
+    if not requirement.scopes <= principal.scopes:
+        raise insufficient_scope(requirement.scopes)
+    request[keys.PRINCIPAL] = principal
+    return await handler(request)
+
+
+def principal_of(request: web.Request) -> Principal:
+    return request[keys.PRINCIPAL]

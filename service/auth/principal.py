@@ -1,0 +1,37 @@
+"""Who is calling: what the middleware puts on the request for handlers."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from service.auth.scopes import ADMIN_ONLY_SCOPES, ALL_SCOPES
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: uuid.UUID
+    username: str
+    user_type: str
+    scopes: frozenset[str]  # effective: what this credential may do right now
+    kind: str  # "api_key" or "jwt"
+    token_id: uuid.UUID | None = None
+    token_label: str | None = None
+    expires_at: datetime | None = None  # the token's expiration, if any
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user_type == "admin"
+
+
+def user_scopes(user_type: str, stored: list[str] | tuple[str, ...]) -> frozenset[str]:
+    """What a user holds: admins hold every scope; a user holds what was given, never admin-only."""
+    if user_type == "admin":
+        return ALL_SCOPES
+    return frozenset(stored) & (ALL_SCOPES - ADMIN_ONLY_SCOPES)
+
+
+def token_scopes(user_type: str, user_stored: list[str], token_stored: list[str]) -> frozenset[str]:
+    """A token's effective scopes: its own that its owner still holds."""
+    return frozenset(token_stored) & user_scopes(user_type, user_stored)

@@ -1,0 +1,99 @@
+"""Settings, read once from the environment and passed to `create_app`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the service cannot use."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int | None, *, minimum: int = 0) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from its environment. See README, "Configuration"."""
+
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    admin_username: str | None = None
+    admin_password: str | None = None
+    jwt_secret: str | None = None
+    jwt_previous_secret: str | None = None
+    jwt_issuer: str = "mrsm-tokens"
+    jwt_ttl_seconds: int = 900
+    token_default_ttl_days: int = 366
+    token_max_ttl_days: int | None = None
+    # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
+    argon2_time_cost: int = 3
+    argon2_memory_cost: int = 65536
+    argon2_parallelism: int = 4
+    hash_workers: int = 2
+    hash_queue: int = 64
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    db_timeout: float = 5.0
+    data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".data")
+    migrations_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "migrations")
+    log_level: str = "INFO"
+    access_log: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        admin_username = env.get("ADMIN_USERNAME") or None
+        admin_password = env.get("ADMIN_PASSWORD") or None
+        if bool(admin_username) != bool(admin_password):
+            raise ConfigError("set both ADMIN_USERNAME and ADMIN_PASSWORD, or neither")
+        jwt_secret = env.get("JWT_SECRET") or None
+        if jwt_secret is not None and len(jwt_secret.encode()) < 32:
+            raise ConfigError("JWT_SECRET must be at least 32 bytes (256 bits) long")
+        defaults = cls()
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            host=env.get("HOST") or defaults.host,
+            port=_int(env, "PORT", defaults.port, minimum=0),
+            workers=_int(env, "WORKERS", defaults.workers, minimum=1),
+            admin_username=admin_username,
+            admin_password=admin_password,
+            jwt_secret=jwt_secret,
+            jwt_previous_secret=env.get("JWT_PREVIOUS_SECRET") or None,
+            jwt_ttl_seconds=_int(env, "JWT_TTL_SECONDS", defaults.jwt_ttl_seconds, minimum=1),
+            token_default_ttl_days=_int(
+                env, "TOKEN_DEFAULT_TTL_DAYS", defaults.token_default_ttl_days, minimum=1
+            ),
+            token_max_ttl_days=_int(env, "TOKEN_MAX_TTL_DAYS", None, minimum=1),
+            argon2_time_cost=_int(env, "ARGON2_TIME_COST", defaults.argon2_time_cost, minimum=1),
+            argon2_memory_cost=_int(
+                env, "ARGON2_MEMORY_COST", defaults.argon2_memory_cost, minimum=8
+            ),
+            argon2_parallelism=_int(
+                env, "ARGON2_PARALLELISM", defaults.argon2_parallelism, minimum=1
+            ),
+            hash_workers=_int(env, "HASH_WORKERS", defaults.hash_workers, minimum=1),
+            hash_queue=_int(env, "HASH_QUEUE", defaults.hash_queue, minimum=1),
+            db_pool_min=_int(env, "DB_POOL_MIN", defaults.db_pool_min, minimum=1),
+            db_pool_max=_int(env, "DB_POOL_MAX", defaults.db_pool_max, minimum=1),
+            data_dir=Path(env["DATA_DIR"]) if env.get("DATA_DIR") else defaults.data_dir,
+            log_level=(env.get("LOG_LEVEL") or defaults.log_level).upper(),
+            access_log=(env.get("ACCESS_LOG", "1").strip().lower() not in {"0", "false", "no"}),
+        )

@@ -1,0 +1,170 @@
+"""The connection pool, the migration runner, and start-up bootstrap."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from aiohttp import web
+
+from service import keys
+from service.config import Settings
+
+log = logging.getLogger("service.db")
+
+# Any constant shared by every instance: it serialises migrations across processes.
+MIGRATION_LOCK_ID = 0x6D72736D  # "mrsm"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_UP = "-- migrate:up"
+_DOWN = "-- migrate:down"
+
+
+def mask_dsn(dsn: str) -> str:
+    """The DSN with its password replaced, for logs."""
+    parts = urlsplit(dsn)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads,
+                                  schema="pg_catalog")
+
+
+async def create_pool(settings: Settings, **overrides) -> asyncpg.Pool:
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set")
+    options = dict(
+        min_size=settings.db_pool_min,
+        max_size=max(settings.db_pool_max, settings.db_pool_min),
+        init=_init_connection,
+        timeout=settings.db_timeout,
+        command_timeout=30,
+    )
+    options.update(overrides)
+    return await asyncpg.create_pool(settings.database_url, **options)
+
+
+# --- migrations -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    up: str
+    down: str
+
+
+def load_migrations(directory: Path) -> list[Migration]:
+    migrations = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if not match:
+            raise RuntimeError(f"migration file name not understood: {path.name}")
+        text = path.read_text(encoding="utf-8")
+        if text.count(_UP) != 1 or text.count(_DOWN) != 1 or text.index(_UP) > text.index(_DOWN):
+            raise RuntimeError(f"{path.name}: needs one '{_UP}' then one '{_DOWN}' section")
+        up, down = text.split(_UP, 1)[1].split(_DOWN, 1)
+        migrations.append(Migration(match.group(1), path.stem, up.strip(), down.strip()))
+    return migrations
+
+
+_CREATE_HISTORY = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    text PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+async def migrate(conn: asyncpg.Connection, directory: Path, *,
+                  target: str | None = None) -> list[str]:
+    """Apply every migration not yet applied (up to `target`); returns the names applied.
+
+    Each migration runs in its own transaction; the advisory lock makes a second
+    instance starting at the same time wait, then find nothing left to do.
+    """
+    applied_now = []
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
+    try:
+        await conn.execute(_CREATE_HISTORY)
+        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        for migration in load_migrations(directory):
+            if target is not None and migration.version > target:
+                break
+            if migration.version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.up)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                    migration.version, migration.name,
+                )
+            applied_now.append(migration.name)
+            log.info("applied migration %s", migration.name)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
+    return applied_now
+
+
+async def rollback(conn: asyncpg.Connection, directory: Path, *, steps: int = 1) -> list[str]:
+    """Undo the last `steps` applied migrations (all of them with steps=0)."""
+    undone = []
+    by_version = {m.version: m for m in load_migrations(directory)}
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
+    try:
+        await conn.execute(_CREATE_HISTORY)
+        rows = await conn.fetch("SELECT version FROM schema_migrations ORDER BY version DESC")
+        for row in rows[: steps or None]:
+            migration = by_version[row["version"]]
+            async with conn.transaction():
+                await conn.execute(migration.down)
+                await conn.execute("DELETE FROM schema_migrations WHERE version = $1",
+                                   migration.version)
+            undone.append(migration.name)
+            log.info("rolled back migration %s", migration.name)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
+    return undone
+
+
+# --- bootstrap ------------------------------------------------------------------
+
+
+async def jwt_secret(conn: asyncpg.Connection, settings: Settings) -> str:
+    """JWT_SECRET, or the key stored in the database (made once, by whoever starts first)."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    await conn.execute(
+        "INSERT INTO service_settings (key, value) VALUES ('jwt_secret', $1) "
+        "ON CONFLICT (key) DO NOTHING",
+        secrets.token_urlsafe(32),
+    )
+    return await conn.fetchval("SELECT value FROM service_settings WHERE key = 'jwt_secret'")
+
+
+async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: pool up, schema migrated, JWT key loaded; pool closed at the end."""
+    settings = app[keys.SETTINGS]
+    pool = await create_pool(settings)
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT 1")
+        await migrate(conn, settings.migrations_dir)
+    log.info("connected to %s", mask_dsn(settings.database_url or ""))
+    app[keys.POOL] = pool
+    try:
+        yield
+    finally:
+        await pool.close()

@@ -1,0 +1,29 @@
+"""An embedded PostgreSQL (the `pgserver` package) for when no DATABASE_URL is given."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+log = logging.getLogger("service.embedded")
+
+
+def start_embedded(data_dir: Path, *, cleanup_mode: str | None = "stop"):
+    """Start (or join) a PostgreSQL whose files live in `data_dir`; returns (server, dsn)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
+            import pgserver
+    except ImportError:  # pragma: no cover - depends on the install
+        raise SystemExit(
+            "DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
+            "pip install 'mrsm-tokens[embedded]' or set DATABASE_URL."
+        ) from None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
+        server = pgserver.get_server(data_dir, cleanup_mode=cleanup_mode)
+    dsn = server.get_uri()
+    log.info("embedded PostgreSQL in %s", data_dir)
+    return server, dsn

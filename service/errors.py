@@ -1,0 +1,127 @@
+"""The one JSON error shape, and the middleware that turns every failure into it.
+
+Every error body is ``{"error": code, "error_description": text}``, plus ``"fields"``
+for validation errors (422). Nothing else ever leaves the service: no HTML page,
+no stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from service.keys import REQUEST_ID
+
+log = logging.getLogger("service.errors")
+
+# Default code and description for each HTTP status aiohttp may raise on its own.
+_STATUS_CODES: dict[int, tuple[str, str]] = {
+    400: ("invalid_request", "The request is malformed."),
+    401: ("unauthorized", "Authentication is required."),
+    403: ("forbidden", "You may not do this."),
+    404: ("not_found", "There is nothing at this address."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    409: ("conflict", "This conflicts with what exists."),
+    413: ("payload_too_large", "The request body is too large."),
+    415: ("unsupported_media_type", "The request body has the wrong content type."),
+    422: ("validation_error", "The request body is not valid."),
+    429: ("too_many_requests", "Too many requests; slow down."),
+    431: ("request_header_fields_too_large", "The request headers are too large."),
+    500: ("internal_error", "Something went wrong on our side; it has been logged."),
+    503: ("service_unavailable", "The service cannot answer right now; try again shortly."),
+}
+
+
+# Failures that mean "the database is away", answered 503 rather than 500.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+class ApiError(Exception):
+    """An error that becomes a JSON response with the given status."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None = None,
+        description: str | None = None,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        default_code, default_description = _STATUS_CODES.get(status, ("error", "Error."))
+        self.status = status
+        self.code = code or default_code
+        self.description = description or default_description
+        self.fields = dict(fields) if fields is not None else None
+        self.headers = dict(headers or {})
+        super().__init__(f"{status} {self.code}: {self.description}")
+
+
+def not_found(what: str = "resource") -> ApiError:
+    return ApiError(404, "not_found", f"No such {what}.")
+
+
+def error_body(code: str, description: str, fields: Mapping[str, Any] | None = None) -> dict:
+    body: dict[str, Any] = {"error": code, "error_description": description}
+    if fields is not None:
+        body["fields"] = fields
+    return body
+
+
+def error_response(err: ApiError) -> web.Response:
+    return web.json_response(
+        error_body(err.code, err.description, err.fields),
+        status=err.status,
+        headers=err.headers,
+    )
+
+
+def _from_http_exception(exc: web.HTTPException) -> ApiError:
+    code, description = _STATUS_CODES.get(exc.status, ("error", exc.reason))
+    if exc.status == 413:
+        description = "The request body is larger than the limit of 1 MiB."
+    headers = {}
+    if exc.status == 405 and isinstance(exc, web.HTTPMethodNotAllowed):
+        headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+        description = f"Method {exc.method} is not allowed here; use {headers['Allow']}."
+    return ApiError(exc.status, code, description, headers=headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Outermost middleware: every error leaves as the one JSON shape."""
+    try:
+        return await handler(request)
+    except ApiError as err:
+        return error_response(err)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise  # redirects and other non-errors pass through untouched
+        return error_response(_from_http_exception(exc))
+    except DATABASE_UNAVAILABLE as exc:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return error_response(
+            ApiError(503, description="The database does not answer; try again shortly.",
+                     headers={"Retry-After": "1"})
+        )
+    except json.JSONDecodeError:
+        return error_response(ApiError(400, "invalid_request", "The body is not valid JSON."))
+    except Exception:
+        request_id = request.get(REQUEST_ID) or uuid.uuid4().hex
+        log.exception("unhandled error (request_id=%s)", request_id)
+        err = ApiError(500)
+        err.headers["X-Request-ID"] = request_id
+        return error_response(err)

@@ -1,0 +1,24 @@
+"""Every `web.AppKey` and `web.RequestKey` of the application, in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import asyncpg
+from aiohttp import web
+
+from service.auth.principal import Principal
+from service.config import Settings
+
+if TYPE_CHECKING:
+    from service.auth.jwt import JwtCodec
+    from service.auth.passwords import PasswordHasher
+
+SETTINGS = web.AppKey("settings", Settings)
+POOL = web.AppKey("pool", asyncpg.Pool)
+HASHER = web.AppKey("hasher", "PasswordHasher")
+JWT = web.AppKey("jwt", "JwtCodec")
+
+# Per request.
+PRINCIPAL = web.RequestKey("principal", Principal)
+REQUEST_ID = web.RequestKey("request_id", str)

@@ -1,0 +1,95 @@
+"""Public routes about the service itself: health, readiness, scopes, limits, OpenAPI."""
+
+from __future__ import annotations
+
+import asyncio
+
+import marshmallow as ma
+from aiohttp import web
+
+from service import keys, openapi
+from service.auth.scopes import SCOPES, public
+from service.openapi import doc
+
+routes = web.RouteTableDef()
+VERSION = "0.1.0"
+
+
+class HealthSchema(ma.Schema):
+    status = ma.fields.String(required=True)
+
+
+class ScopeSchema(ma.Schema):
+    name = ma.fields.String(required=True)
+    description = ma.fields.String(required=True)
+
+
+class ScopeListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ScopeSchema), required=True)
+
+
+class ConfigSchema(ma.Schema):
+    token_default_ttl_days = ma.fields.Integer(required=True)
+    token_max_ttl_days = ma.fields.Integer(required=True, allow_none=True)
+    never_expires_allowed = ma.fields.Boolean(required=True)
+    jwt_ttl_seconds = ma.fields.Integer(required=True)
+    scopes = ma.fields.List(ma.fields.Nested(ScopeSchema), required=True)
+
+
+def _scope_items() -> list[dict]:
+    return [{"name": name, "description": text} for name, text in SCOPES.items()]
+
+
+@routes.get("/healthz")
+@public
+@doc("Liveness: the process answers", tag="meta", responses={200: HealthSchema})
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+@public
+@doc("Readiness: the database answers (503 when it does not)", tag="meta",
+     responses={200: HealthSchema, 503: HealthSchema})
+async def readyz(request: web.Request) -> web.Response:
+    pool = request.app[keys.POOL]
+    try:
+        async with asyncio.timeout(2):
+            async with pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+    except Exception:  # any failure means "not ready"; the reason is not the caller's business
+        return web.json_response({"status": "unavailable"}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/scopes")
+@public
+@doc("Every scope with its description", tag="meta", responses={200: ScopeListSchema})
+async def scopes(request: web.Request) -> web.Response:
+    return web.json_response({"items": _scope_items()})
+
+
+@routes.get("/config")
+@public
+@doc("The server's token policy, for clients such as the web console", tag="meta",
+     responses={200: ConfigSchema})
+async def config(request: web.Request) -> web.Response:
+    settings = request.app[keys.SETTINGS]
+    default = settings.token_default_ttl_days
+    if settings.token_max_ttl_days is not None:
+        default = min(default, settings.token_max_ttl_days)
+    return web.json_response({
+        "token_default_ttl_days": default,
+        "token_max_ttl_days": settings.token_max_ttl_days,
+        "never_expires_allowed": settings.token_max_ttl_days is None,
+        "jwt_ttl_seconds": settings.jwt_ttl_seconds,
+        "scopes": _scope_items(),
+    })
+
+
+@routes.get("/openapi.json")
+@public
+@doc("This document", tag="meta", responses={200: {"type": "object"}})
+async def openapi_json(request: web.Request) -> web.Response:
+    document = openapi.build(request.app, title="mrsm-tokens", version=VERSION)
+    return web.json_response(document)

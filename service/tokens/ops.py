@@ -1,0 +1,186 @@
+"""Token rules, shared by the HTTP routes and the `sql:` command line.
+
+Every function takes the acting `Principal` and raises `ApiError` for a refusal,
+so the HTTP API, the CLI and the Python API refuse the same things the same way.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from service.auth import apikeys
+from service.auth.principal import Principal, user_scopes
+from service.auth.scopes import ALL_SCOPES, order
+from service.config import Settings
+from service.errors import ApiError, not_found
+from service.tokens import repo
+from service.tokens.schemas import token_out
+from service.users import repo as users_repo
+
+# The database's operator (the `sql:` CLI): sees and may change everything.
+OPERATOR = Principal(user_id=uuid.UUID(int=0), username="(operator)", user_type="admin",
+                     scopes=ALL_SCOPES, kind="operator")
+
+_WORDS = ("amber", "brisk", "cedar", "delta", "ember", "fjord", "grove", "harbor", "iris",
+          "juniper", "kestrel", "lumen", "maple", "nova", "onyx", "pine", "quartz", "river",
+          "sierra", "tundra", "umber", "vale", "willow", "xenon", "yarrow", "zephyr")
+
+
+def generate_label() -> str:
+    return f"token-{secrets.choice(_WORDS)}-{secrets.choice(_WORDS)}-{secrets.token_hex(2)}"
+
+
+def resolve_expiration(settings: Settings, given: bool, value: datetime | None,
+                       now: datetime) -> datetime | None:
+    """The expiration to store: the default when not given; None means never."""
+    limit = (now + timedelta(days=settings.token_max_ttl_days)
+             if settings.token_max_ttl_days is not None else None)
+    if not given:
+        default = now + timedelta(days=settings.token_default_ttl_days)
+        return min(default, limit) if limit else default
+    if value is None:
+        if limit is not None:
+            raise _bad_expiration(f"tokens must expire within {settings.token_max_ttl_days} days")
+        return None
+    if value <= now:
+        raise _bad_expiration("must be in the future")
+    if limit is not None and value > limit:
+        raise _bad_expiration(f"must be within {settings.token_max_ttl_days} days from now")
+    return value
+
+
+def _bad_expiration(message: str) -> ApiError:
+    return ApiError(422, "validation_error", f"The expiration is not allowed: {message}.",
+                    fields={"expiration": [message]})
+
+
+def resolve_scopes(requested: list[str] | None, owner_scopes: frozenset[str],
+                   caller_scopes: frozenset[str]) -> list[str]:
+    """Omitted: what owner and caller both hold. Given: each must be held by both (else 403)."""
+    if requested is None:
+        return order(owner_scopes & caller_scopes)
+    not_owner = [s for s in requested if s not in owner_scopes]
+    if not_owner:
+        raise ApiError(403, "forbidden",
+                       f"The token's owner does not hold: {' '.join(order(not_owner))}.")
+    not_caller = [s for s in requested if s not in caller_scopes]
+    if not_caller:
+        raise ApiError(403, "forbidden",
+                       f"Your credential does not hold: {' '.join(order(not_caller))}; "
+                       "a token can never have wider scopes than the one who makes it.")
+    return order(requested)
+
+
+def owner_scopes_of(row) -> frozenset[str]:
+    if row["user_type"] is None:
+        return frozenset()
+    return user_scopes(row["user_type"], row["user_scopes"])
+
+
+async def visible_token(conn: asyncpg.Connection, actor: Principal,
+                        token_id: uuid.UUID | str) -> asyncpg.Record:
+    """The token, or 404 when it does not exist or (for a non-admin) is someone else's."""
+    if not isinstance(token_id, uuid.UUID):
+        parsed = apikeys.parse_client_id(token_id)
+        if parsed is None:
+            raise not_found("token")
+        token_id = parsed
+    row = await repo.by_id(conn, token_id)
+    if row is None or (not actor.is_admin and row["user_id"] != actor.user_id):
+        raise not_found("token")
+    return row
+
+
+async def register(conn: asyncpg.Connection, settings: Settings, actor: Principal, *,
+                   label: str | None = None, expiration_given: bool = False,
+                   expiration: datetime | None = None, scopes: list[str] | None = None,
+                   username: str | None = None) -> dict:
+    """Create a token; returns its representation with `secret` and `api_key` (the only time)."""
+    now = datetime.now(UTC)
+    if username is None or username.lower() == actor.username.lower():
+        if actor.kind == "operator":
+            raise ApiError(422, "validation_error", "Name the token's owner.",
+                           fields={"user": ["required"]})
+        owner = await users_repo.by_id(conn, actor.user_id)
+    elif not actor.is_admin:
+        raise ApiError(403, "forbidden", "Only an admin may register a token for another user.")
+    else:
+        owner = await users_repo.by_name(conn, username)
+        if owner is None:
+            raise ApiError(422, "validation_error", f"There is no user '{username}'.",
+                           fields={"user": ["no such user"]})
+    if owner is None:
+        raise not_found("user")
+    chosen_scopes = resolve_scopes(scopes, user_scopes(owner["type"], owner["scopes"]),
+                                   actor.scopes)
+    chosen_expiration = resolve_expiration(settings, expiration_given, expiration, now)
+    token_id = uuid.uuid4()
+    secret = apikeys.new_secret()
+    try:
+        await repo.insert(conn, token_id=token_id, user_id=owner["id"],
+                          label=label or generate_label(),
+                          secret_hash=apikeys.hash_secret(secret), scopes=chosen_scopes,
+                          expiration=chosen_expiration)
+    except asyncpg.UniqueViolationError:
+        raise ApiError(409, "conflict",
+                       f"{owner['username']} already has a token labelled '{label}'.") from None
+    out = token_out(await repo.by_id(conn, token_id), now)
+    out["secret"] = secret
+    out["api_key"] = apikeys.make_api_key(token_id, secret)
+    return out
+
+
+async def edit(conn: asyncpg.Connection, settings: Settings, actor: Principal,
+               token_id: uuid.UUID | str, changes: dict) -> dict:
+    """Change label, expiration or scopes, under the same rules as creation."""
+    row = await visible_token(conn, actor, token_id)
+    now = datetime.now(UTC)
+    update = {}
+    if "label" in changes:
+        update["label"] = changes["label"]
+    if "expiration" in changes:
+        update["expiration"] = resolve_expiration(settings, True, changes["expiration"], now)
+    if "scopes" in changes:
+        update["scopes"] = resolve_scopes(changes["scopes"], owner_scopes_of(row), actor.scopes)
+    if update:
+        try:
+            await repo.update(conn, row["id"], update)
+        except asyncpg.UniqueViolationError:
+            raise ApiError(409, "conflict",
+                           f"The owner already has a token labelled '{update['label']}'.") from None
+    return token_out(await repo.by_id(conn, row["id"]), now)
+
+
+async def invalidate(conn: asyncpg.Connection, actor: Principal,
+                     token_id: uuid.UUID | str) -> dict:
+    row = await visible_token(conn, actor, token_id)
+    await repo.invalidate(conn, row["id"])
+    return token_out(await repo.by_id(conn, row["id"]), datetime.now(UTC))
+
+
+async def delete(conn: asyncpg.Connection, actor: Principal, token_id: uuid.UUID | str) -> None:
+    row = await visible_token(conn, actor, token_id)
+    await repo.delete(conn, row["id"])
+
+
+async def listing(conn: asyncpg.Connection, actor: Principal, *, username: str | None,
+                  limit: int, offset: int) -> dict:
+    """Admins see every token (ownerless ones too) and may filter; users see their own."""
+    owner_id = None
+    if username is not None:
+        if not actor.is_admin and username.lower() != actor.username.lower():
+            raise ApiError(403, "forbidden", "Only an admin may list another user's tokens.")
+        owner = await users_repo.by_name(conn, username)
+        if owner is None:
+            return {"items": [], "total": 0, "limit": limit, "offset": offset}
+        owner_id = owner["id"]
+    elif not actor.is_admin:
+        owner_id = actor.user_id
+    rows, total = await repo.page(conn, owner_id, limit, offset)
+    now = datetime.now(UTC)
+    return {"items": [token_out(r, now) for r in rows], "total": total,
+            "limit": limit, "offset": offset}

@@ -1,0 +1,94 @@
+"""/tokens: register, list, read, edit, invalidate and delete tokens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from service import keys
+from service.auth.middleware import principal_of
+from service.auth.scopes import requires
+from service.openapi import doc
+from service.tokens import ops
+from service.tokens.schemas import (
+    TokenCreatedSchema,
+    TokenCreateSchema,
+    TokenListSchema,
+    TokenQuerySchema,
+    TokenSchema,
+    TokenUpdateSchema,
+    token_out,
+)
+from service.validation import load_body, load_query
+
+routes = web.RouteTableDef()
+_ID = {"id": {"type": "string", "format": "uuid"}}
+
+
+@routes.post("/tokens")
+@requires("write:tokens")
+@doc("Register a token; the secret and API key are in this response only", tag="tokens",
+     body=TokenCreateSchema, responses={201: TokenCreatedSchema})
+async def post_token(request: web.Request) -> web.Response:
+    body = await load_body(request, TokenCreateSchema())
+    async with request.app[keys.POOL].acquire() as conn, conn.transaction():
+        out = await ops.register(
+            conn, request.app[keys.SETTINGS], principal_of(request),
+            label=body.get("label"), expiration_given="expiration" in body,
+            expiration=body.get("expiration"), scopes=body.get("scopes"),
+            username=body.get("user"),
+        )
+    return web.json_response(out, status=201, headers={"Cache-Control": "no-store"})
+
+
+@routes.get("/tokens")
+@requires("read:tokens")
+@doc("List tokens: your own, or every token for an admin", tag="tokens",
+     query=TokenQuerySchema, responses={200: TokenListSchema})
+async def list_tokens(request: web.Request) -> web.Response:
+    query = load_query(request, TokenQuerySchema())
+    async with request.app[keys.POOL].acquire() as conn:
+        out = await ops.listing(conn, principal_of(request), username=query.get("user"),
+                                limit=query["limit"], offset=query["offset"])
+    return web.json_response(out)
+
+
+@routes.get("/tokens/{id}")
+@requires("read:tokens")
+@doc("Read a token", tag="tokens", responses={200: TokenSchema}, path_params=_ID)
+async def get_token(request: web.Request) -> web.Response:
+    async with request.app[keys.POOL].acquire() as conn:
+        row = await ops.visible_token(conn, principal_of(request), request.match_info["id"])
+    return web.json_response(token_out(row, datetime.now(UTC)))
+
+
+@routes.patch("/tokens/{id}")
+@requires("write:tokens")
+@doc("Edit a token's label, expiration or scopes", tag="tokens", body=TokenUpdateSchema,
+     responses={200: TokenSchema}, path_params=_ID)
+async def patch_token(request: web.Request) -> web.Response:
+    body = await load_body(request, TokenUpdateSchema())
+    async with request.app[keys.POOL].acquire() as conn, conn.transaction():
+        out = await ops.edit(conn, request.app[keys.SETTINGS], principal_of(request),
+                             request.match_info["id"], body)
+    return web.json_response(out)
+
+
+@routes.post("/tokens/{id}/invalidate")
+@requires("write:tokens")
+@doc("Invalidate a token for good; it stays listed", tag="tokens",
+     responses={200: TokenSchema}, path_params=_ID)
+async def invalidate_token(request: web.Request) -> web.Response:
+    async with request.app[keys.POOL].acquire() as conn, conn.transaction():
+        out = await ops.invalidate(conn, principal_of(request), request.match_info["id"])
+    return web.json_response(out)
+
+
+@routes.delete("/tokens/{id}")
+@requires("write:tokens")
+@doc("Delete a token permanently", tag="tokens", responses={204: None}, path_params=_ID)
+async def delete_token(request: web.Request) -> web.Response:
+    async with request.app[keys.POOL].acquire() as conn, conn.transaction():
+        await ops.delete(conn, principal_of(request), request.match_info["id"])
+    return web.Response(status=204)

@@ -1,0 +1,76 @@
+"""Request and response shapes for /tokens."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from service.auth.scopes import order
+from service.users.schemas import USERNAME, scope_list
+from service.validation import AwareDateTime, StrictSchema, isoformat
+
+LABEL = ma.validate.Length(min=1, max=100)
+
+
+class TokenCreateSchema(StrictSchema):
+    label = ma.fields.String(validate=LABEL)
+    expiration = AwareDateTime(allow_none=True,
+                               metadata={"description": "ISO 8601; no offset means UTC; "
+                                                        "null: never (if the policy allows)"})
+    scopes = scope_list()
+    user = ma.fields.String(validate=USERNAME, metadata={"description": "owner (admins only)"})
+
+
+class TokenUpdateSchema(StrictSchema):
+    label = ma.fields.String(validate=LABEL)
+    expiration = AwareDateTime(allow_none=True)
+    scopes = scope_list()
+
+
+class TokenSchema(ma.Schema):
+    id = ma.fields.UUID()
+    label = ma.fields.String()
+    user = ma.fields.String(allow_none=True)
+    scopes = ma.fields.List(ma.fields.String())
+    expiration = AwareDateTime(allow_none=True)
+    created_at = AwareDateTime()
+    is_valid = ma.fields.Boolean()
+    invalidated_at = AwareDateTime(allow_none=True)
+    last_used_at = AwareDateTime(allow_none=True)
+
+
+class TokenCreatedSchema(TokenSchema):
+    secret = ma.fields.String(metadata={"description": "shown once, never again"})
+    api_key = ma.fields.String(metadata={"description": "shown once, never again"})
+
+
+class TokenListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(TokenSchema))
+    total = ma.fields.Integer()
+    limit = ma.fields.Integer()
+    offset = ma.fields.Integer()
+
+
+class TokenQuerySchema(StrictSchema):
+    user = ma.fields.String(validate=USERNAME)
+    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=1000))
+    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=2**31 - 1))
+
+
+def _iso(value):
+    return isoformat(value) if value is not None else None
+
+
+def token_out(row, now) -> dict:
+    """A token as every route shows it: never a secret, never a hash."""
+    expired = row["expiration"] is not None and row["expiration"] <= now
+    return {
+        "id": str(row["id"]),
+        "label": row["label"],
+        "user": row["username"],
+        "scopes": order(row["scopes"]),
+        "expiration": _iso(row["expiration"]),
+        "created_at": _iso(row["created_at"]),
+        "is_valid": row["invalidated_at"] is None and row["username"] is not None and not expired,
+        "invalidated_at": _iso(row["invalidated_at"]),
+        "last_used_at": _iso(row["last_used_at"]),
+    }

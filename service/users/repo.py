@@ -1,0 +1,87 @@
+"""Users in PostgreSQL. Plain functions taking a connection; the caller owns the transaction."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+INSERT = """
+INSERT INTO users (id, username, password_hash, type, scopes)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id, username, password_hash, password_version, type, scopes, created_at
+"""
+BY_NAME = """
+SELECT id, username, password_hash, password_version, type, scopes, created_at
+FROM users WHERE lower(username) = lower($1)
+"""
+BY_ID = """
+SELECT id, username, password_hash, password_version, type, scopes, created_at
+FROM users WHERE id = $1
+"""
+LIST = """
+SELECT id, username, password_hash, password_version, type, scopes, created_at,
+       count(*) OVER () AS total
+FROM users
+ORDER BY lower(username) LIMIT $1 OFFSET $2
+"""
+COUNT = "SELECT count(*) FROM users"
+COUNT_ADMINS = "SELECT count(*) FROM users WHERE type = 'admin'"
+UPDATE = """
+UPDATE users SET
+    password_hash = coalesce($2, password_hash),
+    password_version = password_version + CASE WHEN $2::text IS NULL THEN 0 ELSE 1 END,
+    type = coalesce($3, type),
+    scopes = coalesce($4, scopes),
+    updated_at = now()
+WHERE id = $1
+RETURNING id, username, password_hash, password_version, type, scopes, created_at
+"""
+# A rehash on login keeps the same password: JWTs already issued stay valid.
+REHASH = "UPDATE users SET password_hash = $2 WHERE id = $1"
+INVALIDATE_TOKENS = """
+UPDATE tokens SET invalidated_at = coalesce(invalidated_at, now()) WHERE user_id = $1
+"""
+DELETE = "DELETE FROM users WHERE id = $1"
+
+
+async def insert(conn: asyncpg.Connection, *, username: str, password_hash: str,
+                 type_: str, scopes: list[str]) -> asyncpg.Record:
+    return await conn.fetchrow(INSERT, uuid.uuid4(), username, password_hash, type_, scopes)
+
+
+async def by_name(conn: asyncpg.Connection, username: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(BY_NAME, username)
+
+
+async def by_id(conn: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(BY_ID, user_id)
+
+
+async def page(conn: asyncpg.Connection, limit: int, offset: int) -> tuple[list, int]:
+    rows = await conn.fetch(LIST, limit, offset)
+    total = rows[0]["total"] if rows else await conn.fetchval(COUNT)
+    return rows, total
+
+
+async def count(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval(COUNT)
+
+
+async def count_admins(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval(COUNT_ADMINS)
+
+
+async def update(conn: asyncpg.Connection, user_id: uuid.UUID, *, password_hash: str | None,
+                 type_: str | None, scopes: list[str] | None) -> asyncpg.Record | None:
+    return await conn.fetchrow(UPDATE, user_id, password_hash, type_, scopes)
+
+
+async def rehash(conn: asyncpg.Connection, user_id: uuid.UUID, password_hash: str) -> None:
+    await conn.execute(REHASH, user_id, password_hash)
+
+
+async def delete(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """Invalidate the user's tokens (kept, ownerless), then delete the user."""
+    await conn.execute(INVALIDATE_TOKENS, user_id)
+    await conn.execute(DELETE, user_id)

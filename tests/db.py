@@ -1,0 +1,111 @@
+"""Where the test suite's PostgreSQL comes from: DATABASE_URL, else Docker, else embedded.
+
+One database per test run: created at the start, migrated once, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from service.config import PROJECT_ROOT
+from service.db import migrate
+
+
+def with_database(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def create_database(server_dsn: str, name: str) -> None:
+    conn = await asyncpg.connect(server_dsn)
+    try:
+        await conn.execute(f"CREATE DATABASE {quote_ident(name)}")
+    finally:
+        await conn.close()
+
+
+async def drop_database(server_dsn: str, name: str) -> None:
+    conn = await asyncpg.connect(server_dsn)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+async def _migrate(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn, PROJECT_ROOT / "migrations")
+    finally:
+        await conn.close()
+
+
+def _docker_answers() -> bool:
+    """Whether a Docker engine answers /_ping (docker-py leaks a socket when none does)."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    parts = urlsplit(host)
+    try:
+        if parts.scheme == "unix":
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        else:
+            sock = socket.create_connection((parts.hostname, parts.port or 2375), timeout=2)
+        with sock:
+            if parts.scheme == "unix":
+                sock.settimeout(2)
+                sock.connect(parts.path)
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            return b" 200 " in sock.recv(1024)
+    except OSError:
+        return False
+
+
+@contextmanager
+def server_dsn() -> Iterator[tuple[str, str]]:
+    """(dsn of a maintenance database, how it was found)."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url, "DATABASE_URL"
+        return
+    if _docker_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:15-alpine", driver=None) as pg:
+            yield pg.get_connection_url(), "testcontainers"
+        return
+    from service.embedded import start_embedded
+
+    with tempfile.TemporaryDirectory(prefix="mrsm-pg-") as tmp:
+        server, dsn = start_embedded(Path(tmp) / "pg", cleanup_mode="delete")
+        try:
+            yield dsn, "embedded pgserver"
+        finally:
+            server.cleanup()
+
+
+@contextmanager
+def test_database() -> Iterator[tuple[str, str, str]]:
+    """(dsn of a fresh, migrated database; the server's dsn; where it came from)."""
+    with server_dsn() as (admin_dsn, source):
+        name = f"mrsm_test_{os.getpid()}_{secrets.token_hex(3)}"
+        asyncio.run(create_database(admin_dsn, name))
+        dsn = with_database(admin_dsn, name)
+        try:
+            asyncio.run(_migrate(dsn))
+            yield dsn, admin_dsn, source
+        finally:
+            asyncio.run(drop_database(admin_dsn, name))
+
