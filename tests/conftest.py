@@ -1,4 +1,4 @@
-"""Fixtures: one real PostgreSQL database per run, a clean slate per test, the real app over HTTP."""
+"""Fixtures: one real PostgreSQL per run, a clean slate per test, the real app over HTTP."""
 
 from __future__ import annotations
 
