@@ -1,0 +1,1 @@
+"""Pipes: time-series streams keyed by connector, metric and location, and their rows."""

@@ -1,0 +1,241 @@
+"""/pipes: register, list, read, change and delete pipes; write, read and delete their rows."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import asyncpg
+from aiohttp import web
+
+from service import keys
+from service.auth.scopes import requires
+from service.errors import ApiError, not_found
+from service.openapi import doc
+from service.pipes import repo
+from service.pipes.merge import merge_patch
+from service.pipes.rows import JsonNotStorable, encode_json, page_csv, page_json, parse_rows
+from service.pipes.schemas import (
+    KEY_PATTERN,
+    NO_LOCATION,
+    ROWS_BODY,
+    ROWS_PAGE,
+    DeletedSchema,
+    DeleteRangeQuerySchema,
+    PipeCreateSchema,
+    PipeDetailSchema,
+    PipeListSchema,
+    PipeQuerySchema,
+    PipeUpdateSchema,
+    ReadQuerySchema,
+    WriteQuerySchema,
+    WrittenSchema,
+    key_error,
+    pipe_out,
+)
+from service.validation import isoformat, load_body, load_query, read_json
+
+routes = web.RouteTableDef()
+PIPE = "/pipes/{connector_keys}/{metric_key}/{location_key}"
+DATA = PIPE + "/data"
+_KEY_SCHEMA = {"type": "string", "pattern": KEY_PATTERN}
+_PATH = {
+    "connector_keys": _KEY_SCHEMA,
+    "metric_key": _KEY_SCHEMA,
+    "location_key": {"type": "string", "pattern": KEY_PATTERN,
+                     "description": "'-' for a pipe without a location"},
+}
+Keys = tuple[str, str, str | None]
+
+
+def path_keys(request: web.Request) -> Keys:
+    """The pipe's keys from the path ('-' as location: none); a 422 for a malformed key."""
+    info = request.match_info
+    location = info["location_key"]
+    bad = {name: [err] for name in ("connector_keys", "metric_key", "location_key")
+           if not (name == "location_key" and location == NO_LOCATION)
+           and (err := key_error(info[name]))}
+    if bad:
+        raise ApiError(422, "validation_error", "The pipe's keys in the path are not valid.",
+                       fields=bad)
+    return info["connector_keys"], info["metric_key"], (
+        None if location == NO_LOCATION else location)
+
+
+def pipe_path(row) -> str:
+    return "/pipes/{}/{}/{}".format(row["connector_keys"], row["metric_key"],
+                                    row["location_key"] or NO_LOCATION)
+
+
+def _parameters(value: dict) -> dict:
+    try:
+        encode_json(value)
+    except JsonNotStorable as err:
+        raise ApiError(422, "validation_error", "The parameters cannot be stored.",
+                       fields={"parameters": [str(err)]}) from None
+    return value
+
+
+async def _existing(conn: asyncpg.Connection, keys_: Keys, **kwargs) -> asyncpg.Record:
+    row = await repo.by_keys(conn, *keys_, **kwargs)
+    if row is None:
+        raise not_found("pipe")
+    return row
+
+
+@routes.post("/pipes")
+@requires("write:pipes")
+@doc("Register a pipe", tag="pipes", body=PipeCreateSchema, responses={201: PipeDetailSchema})
+async def post_pipe(request: web.Request) -> web.Response:
+    body = await load_body(request, PipeCreateSchema())
+    parameters = _parameters(body["parameters"])
+    async with request.app[keys.POOL].acquire() as conn:
+        row = await repo.insert(conn, body["connector_keys"], body["metric_key"],
+                                body["location_key"], parameters)
+    if row is None:
+        raise ApiError(409, "conflict", "A pipe with these keys exists.")
+    out = pipe_out(row, {"row_count": 0, "first_timestamp": None, "last_timestamp": None})
+    return web.json_response(out, status=201, headers={"Location": pipe_path(row)})
+
+
+@routes.get("/pipes")
+@requires("read:pipes")
+@doc("List pipes, filtered by any of their keys", tag="pipes", query=PipeQuerySchema,
+     responses={200: PipeListSchema})
+async def list_pipes(request: web.Request) -> web.Response:
+    query = load_query(request, PipeQuerySchema())
+    location = query.get("location_key")
+    async with request.app[keys.POOL].acquire() as conn:
+        rows, total = await repo.page(
+            conn, connector_keys=query.get("connector_keys"), metric_key=query.get("metric_key"),
+            filter_location=location is not None,
+            location_key=None if location == NO_LOCATION else location,
+            limit=query["limit"], offset=query["offset"])
+    return web.json_response({"items": [pipe_out(r) for r in rows], "total": total,
+                              "limit": query["limit"], "offset": query["offset"]})
+
+
+@routes.get(PIPE)
+@requires("read:pipes")
+@doc("Read a pipe, with its row count and time span", tag="pipes",
+     responses={200: PipeDetailSchema}, path_params=_PATH)
+async def get_pipe(request: web.Request) -> web.Response:
+    keys_ = path_keys(request)
+    # One snapshot, so that the count and the span agree.
+    async with request.app[keys.POOL].acquire() as conn, conn.transaction(
+            isolation="repeatable_read", readonly=True):
+        row = await _existing(conn, keys_)
+        stats = await repo.stats(conn, row["id"])
+    return web.json_response(pipe_out(row, stats))
+
+
+@routes.patch(PIPE)
+@requires("write:pipes")
+@doc("Merge parameters into a pipe's (RFC 7386 merge patch)", tag="pipes",
+     body=PipeUpdateSchema, responses={200: PipeDetailSchema}, path_params=_PATH)
+async def patch_pipe(request: web.Request) -> web.Response:
+    keys_ = path_keys(request)
+    body = await load_body(request, PipeUpdateSchema())
+    async with request.app[keys.POOL].acquire() as conn, conn.transaction():
+        # FOR UPDATE: two concurrent patches merge one after the other, none is lost.
+        row = await _existing(conn, keys_, for_update=True)
+        merged = _parameters(merge_patch(row["parameters"], body["parameters"]))
+        row = await repo.set_parameters(conn, row["id"], merged)
+        stats = await repo.stats(conn, row["id"])
+    return web.json_response(pipe_out(row, stats))
+
+
+@routes.delete(PIPE)
+@requires("delete:pipes")
+@doc("Delete a pipe and all its rows", tag="pipes", responses={204: None}, path_params=_PATH)
+async def delete_pipe(request: web.Request) -> web.Response:
+    keys_ = path_keys(request)
+    async with request.app[keys.POOL].acquire() as conn, conn.transaction():
+        row = await _existing(conn, keys_)
+        await repo.delete(conn, row["id"])
+    return web.Response(status=204)
+
+
+@routes.post(DATA)
+@requires("write:pipes")
+@doc("Write rows: a row whose timestamp exists is replaced; all rows land or none do",
+     tag="pipes", body=ROWS_BODY, query=WriteQuerySchema, responses={200: WrittenSchema},
+     path_params=_PATH)
+async def post_rows(request: web.Request) -> web.Response:
+    keys_ = path_keys(request)
+    query = load_query(request, WriteQuerySchema())
+    timestamps, values = parse_rows(await read_json(request))
+    async with request.app[keys.POOL].acquire() as conn, conn.transaction():
+        row = await repo.by_keys(conn, *keys_)
+        if row is None and query["create"]:
+            # ON CONFLICT DO NOTHING: two devices creating the same pipe both succeed.
+            row = await repo.insert(conn, *keys_, {}) or await repo.by_keys(conn, *keys_)
+        if row is None:
+            raise ApiError(404, "not_found",
+                           "No such pipe; register it first, or write with ?create=true.")
+        try:
+            inserted, updated = await repo.upsert_rows(conn, row["id"], timestamps, values)
+        except asyncpg.ForeignKeyViolationError:
+            raise not_found("pipe") from None  # deleted while we wrote
+    return web.json_response({"inserted": inserted, "updated": updated})
+
+
+def wants_csv(request: web.Request) -> bool:
+    """Whether the Accept header prefers text/csv to JSON (JSON when tied or absent)."""
+    best: dict[str, float] = {}
+    for part in request.headers.get("Accept", "").split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        best[media] = max(best.get(media, 0.0), quality)
+    json_q = max(best.get("application/json", 0.0), best.get("*/*", 0.0),
+                 best.get("application/*", 0.0))
+    return best.get("text/csv", 0.0) > json_q
+
+
+@routes.get(DATA)
+@requires("read:pipes")
+@doc("Read rows in time order, a page at a time (Accept: text/csv for CSV, the next page "
+     "in the Link header)", tag="pipes", query=ReadQuerySchema,
+     responses={200: ROWS_PAGE}, path_params=_PATH)
+async def get_rows(request: web.Request) -> web.Response:
+    keys_ = path_keys(request)
+    query = load_query(request, ReadQuerySchema())
+    limit = query["limit"]
+    async with request.app[keys.POOL].acquire() as conn, conn.transaction(readonly=True):
+        row = await _existing(conn, keys_)
+        # One row more than asked: its timestamp is where the next page begins.
+        found = await repo.rows(conn, row["id"], query.get("begin"), query.get("end"), limit + 1)
+    rows = [(r["ts"], r["values_text"]) for r in found[:limit]]
+    next_url = None
+    if len(found) > limit:
+        params = {"begin": isoformat(found[limit]["ts"])}
+        if "end" in query:
+            params["end"] = isoformat(query["end"])
+        params["limit"] = str(limit)
+        next_url = request.path + "?" + urlencode(params)
+    if wants_csv(request):
+        headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else {}
+        return web.Response(text=page_csv(rows), content_type="text/csv", headers=headers)
+    return web.Response(text=page_json(rows, next_url), content_type="application/json")
+
+
+@routes.delete(DATA)
+@requires("delete:pipes")
+@doc("Delete the rows in a time range (begin inclusive, end exclusive; at least one)",
+     tag="pipes", query=DeleteRangeQuerySchema, responses={200: DeletedSchema},
+     path_params=_PATH)
+async def delete_rows(request: web.Request) -> web.Response:
+    keys_ = path_keys(request)
+    query = load_query(request, DeleteRangeQuerySchema())
+    async with request.app[keys.POOL].acquire() as conn, conn.transaction():
+        row = await _existing(conn, keys_)
+        deleted = await repo.delete_rows(conn, row["id"], query.get("begin"), query.get("end"))
+    return web.json_response({"deleted": deleted})
+

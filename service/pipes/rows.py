@@ -1,0 +1,140 @@
+"""Rows in and out: validating a written batch, JSON text for jsonb, and CSV output."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from service.errors import ApiError
+from service.validation import isoformat
+
+MAX_ROWS = 10_000
+TIMESTAMP = "timestamp"
+
+
+class JsonNotStorable(ValueError):
+    """A JSON value PostgreSQL's jsonb cannot hold (NaN, NUL characters, lone surrogates)."""
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def encode_json(value: Any) -> str:
+    """`value` as JSON text jsonb accepts, or JsonNotStorable saying why not.
+
+    Python's json module reads NaN, Infinity, "\\u0000" and lone surrogates; jsonb refuses
+    all of them, so they are caught here as a 422 rather than as a database error (a 500).
+    """
+    try:
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    except ValueError:
+        raise JsonNotStorable("numbers must be finite (no NaN or Infinity)") from None
+    # Cheap test first; the exact walk only runs when the escape text is present at all.
+    if "\\u0000" in text and _has_nul(value):
+        raise JsonNotStorable("strings may not contain the NUL character (\\u0000)")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise JsonNotStorable("strings may not contain unpaired surrogates") from None
+    return text
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """ISO 8601 -> aware UTC datetime (no offset means UTC); None when unparseable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _bad_row(index: int, message: str) -> ApiError:
+    return ApiError(422, "validation_error",
+                    f"Row {index} is not valid; nothing was written.",
+                    fields={str(index): [message]})
+
+
+def parse_rows(data: Any) -> tuple[list[datetime], list[str]]:
+    """A request's rows as (timestamps, values as JSON text), one entry per distinct timestamp.
+
+    The last row for a timestamp wins. Raises a 422 naming the first bad row, or a 413
+    past MAX_ROWS.
+    """
+    if not isinstance(data, list):
+        raise ApiError(422, "validation_error", "The body must be a JSON array of rows.",
+                       fields={"_schema": ["must be a JSON array of rows"]})
+    if len(data) > MAX_ROWS:
+        raise ApiError(413, "payload_too_large",
+                       f"At most {MAX_ROWS} rows per request; this one has {len(data)}.")
+    latest: dict[datetime, str] = {}
+    for index, row in enumerate(data):
+        if not isinstance(row, dict):
+            raise _bad_row(index, "not a JSON object")
+        if TIMESTAMP not in row:
+            raise _bad_row(index, "missing timestamp")
+        ts = parse_timestamp(row[TIMESTAMP])
+        if ts is None:
+            raise _bad_row(index, "timestamp is not an ISO 8601 date and time")
+        values = {k: v for k, v in row.items() if k != TIMESTAMP}
+        try:
+            text = encode_json(values)
+        except JsonNotStorable as err:
+            raise _bad_row(index, str(err)) from None
+        # Re-inserting moves nothing: the dict keeps the first position, the last value.
+        latest[ts] = text
+    return list(latest), list(latest.values())
+
+
+def row_json(ts: datetime, values_text: str) -> str:
+    """One stored row as JSON text, built from jsonb's own text without decoding it."""
+    stamp = json.dumps(isoformat(ts))
+    inner = values_text.strip()[1:-1].strip()  # jsonb text of an object: "{...}"
+    return '{"timestamp":' + stamp + ("," + inner if inner else "") + "}"
+
+
+def page_json(rows: Iterable[tuple[datetime, str]], next_url: str | None) -> str:
+    """The body of GET .../data: {"items": [...], "next": ...}."""
+    items = ",".join(row_json(ts, text) for ts, text in rows)
+    return '{"items":[' + items + '],"next":' + json.dumps(next_url) + "}"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    # Numbers, booleans, objects and arrays as JSON text: true, 1.5, {"a":1}, [1,2].
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def page_csv(rows: Iterable[tuple[datetime, str]]) -> str:
+    """CSV: a header (timestamp, then every value column in order of first appearance)."""
+    decoded = [(ts, json.loads(text)) for ts, text in rows]
+    columns: dict[str, None] = {}
+    for _, values in decoded:
+        for key in values:
+            columns.setdefault(key, None)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([TIMESTAMP, *columns])
+    for ts, values in decoded:
+        writer.writerow([isoformat(ts), *(_cell(values.get(key)) for key in columns)])
+    return out.getvalue()
