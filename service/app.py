@@ -14,6 +14,7 @@ from service.auth.passwords import PasswordHasher
 from service.config import Settings
 from service.db import jwt_secret, pool_ctx
 from service.errors import error_middleware
+from service.pipes.routes import routes as pipe_routes
 from service.tokens.routes import routes as token_routes
 from service.users.routes import routes as user_routes
 
@@ -43,6 +44,6 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app.cleanup_ctx.append(pool_ctx)
     app.cleanup_ctx.append(auth_ctx)
-    for table in (meta.routes, login_routes, user_routes, token_routes):
+    for table in (meta.routes, login_routes, user_routes, token_routes, pipe_routes):
         app.router.add_routes(table)
     return app
