@@ -27,6 +27,13 @@ def _int(env: Mapping[str, str], name: str, default: int | None, *, minimum: int
     return value
 
 
+def _log_format(env: Mapping[str, str]) -> str:
+    value = (env.get("LOG_FORMAT") or "json").strip().lower()
+    if value not in {"json", "text"}:
+        raise ConfigError(f"LOG_FORMAT must be json or text, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment. See README, "Configuration"."""
@@ -52,9 +59,13 @@ class Settings:
     db_pool_min: int = 2
     db_pool_max: int = 10
     db_timeout: float = 5.0
+    auth_cache_size: int = 100_000
+    auth_cache_ttl_seconds: int = 60
+    last_used_flush_seconds: int = 60
     data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".data")
     migrations_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "migrations")
     log_level: str = "INFO"
+    log_format: str = "json"  # or "text"
     access_log: bool = True
 
     @classmethod
@@ -93,7 +104,15 @@ class Settings:
             hash_queue=_int(env, "HASH_QUEUE", defaults.hash_queue, minimum=1),
             db_pool_min=_int(env, "DB_POOL_MIN", defaults.db_pool_min, minimum=1),
             db_pool_max=_int(env, "DB_POOL_MAX", defaults.db_pool_max, minimum=1),
+            auth_cache_size=_int(env, "AUTH_CACHE_SIZE", defaults.auth_cache_size, minimum=0),
+            auth_cache_ttl_seconds=_int(
+                env, "AUTH_CACHE_TTL_SECONDS", defaults.auth_cache_ttl_seconds, minimum=0
+            ),
+            last_used_flush_seconds=_int(
+                env, "LAST_USED_FLUSH_SECONDS", defaults.last_used_flush_seconds, minimum=1
+            ),
             data_dir=Path(env["DATA_DIR"]) if env.get("DATA_DIR") else defaults.data_dir,
             log_level=(env.get("LOG_LEVEL") or defaults.log_level).upper(),
+            log_format=_log_format(env),
             access_log=(env.get("ACCESS_LOG", "1").strip().lower() not in {"0", "false", "no"}),
         )

@@ -11,13 +11,15 @@ from service.auth.principal import Principal
 from service.config import Settings
 
 if TYPE_CHECKING:
+    from service.auth.authenticator import Authenticator
     from service.auth.jwt import JwtCodec
     from service.auth.passwords import PasswordHasher
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
-HASHER = web.AppKey("hasher", "PasswordHasher")
-JWT = web.AppKey("jwt", "JwtCodec")
+HASHER: web.AppKey[PasswordHasher] = web.AppKey("hasher")
+JWT: web.AppKey[JwtCodec] = web.AppKey("jwt")
+AUTHN: web.AppKey[Authenticator] = web.AppKey("authenticator")
 
 # Per request.
 PRINCIPAL = web.RequestKey("principal", Principal)

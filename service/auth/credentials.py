@@ -14,13 +14,14 @@ from service.auth.principal import Principal, token_scopes, user_scopes
 # A token joined with its owner; ownerless tokens never authenticate (no row).
 KEY_WITH_OWNER = """
 SELECT t.id, t.label, t.secret_hash, t.scopes AS token_scopes, t.expiration,
-       t.invalidated_at, u.id AS user_id, u.username, u.type, u.scopes AS user_scopes
+       t.invalidated_at, u.id AS user_id, u.username, u.type, u.scopes AS user_scopes,
+       u.created_at AS user_created_at
 FROM tokens t JOIN users u ON u.id = t.user_id
 WHERE t.id = $1
 """
 
 USER_BY_ID = """
-SELECT id, username, type, scopes, password_version FROM users WHERE id = $1
+SELECT id, username, type, scopes, password_version, created_at FROM users WHERE id = $1
 """
 
 
@@ -43,6 +44,7 @@ def principal_from_token_row(row: asyncpg.Record, kind: str,
         token_id=row["id"],
         token_label=row["label"],
         expires_at=row["expiration"],
+        user_created_at=row["user_created_at"],
     )
 
 
@@ -81,6 +83,7 @@ async def principal_from_claims(conn: asyncpg.Connection, claims: Claims) -> Pri
         user_type=user["type"],
         scopes=claims.scopes & user_scopes(user["type"], user["scopes"]),
         kind="jwt",
+        user_created_at=user["created_at"],
     )
 
 

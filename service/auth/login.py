@@ -11,10 +11,9 @@ import marshmallow as ma
 from aiohttp import web
 
 from service import keys
-from service.auth import credentials
 from service.auth.apikeys import parse_client_id
 from service.auth.jwt import expires_iso
-from service.auth.principal import token_scopes, user_scopes
+from service.auth.principal import user_scopes
 from service.auth.scopes import order, public
 from service.openapi import doc
 from service.users import repo as users_repo
@@ -160,14 +159,13 @@ async def _client_credentials_grant(request: web.Request, params: dict[str, str]
     if client_id is None:
         raise _invalid_client(basic=basic is not None)
     app = request.app
-    async with app[keys.POOL].acquire() as conn:
-        row = await credentials.check_client_secret(conn, client_id, secret)
-    if row is None:
+    principal = await app[keys.AUTHN].verify_client(client_id, secret)
+    if principal is None:
         raise _invalid_client(basic=basic is not None)
-    held = token_scopes(row["type"], row["user_scopes"], row["token_scopes"])
-    scopes = _narrow(params, held)
-    token, exp = app[keys.JWT].issue(user_id=row["user_id"], scopes=scopes, token_id=row["id"],
-                                     token_expiration=row["expiration"])
+    scopes = _narrow(params, principal.scopes)
+    token, exp = app[keys.JWT].issue(user_id=principal.user_id, scopes=scopes,
+                                     token_id=principal.token_id,
+                                     token_expiration=principal.expires_at)
     return _granted(token, exp, scopes, _now())
 
 

@@ -11,7 +11,6 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from service import keys
-from service.auth import credentials
 from service.auth.apikeys import API_KEY_PREFIX
 from service.auth.principal import Principal
 from service.auth.scopes import order, requirement_of
@@ -72,11 +71,7 @@ async def authenticate(request: web.Request, header: str) -> Principal | None:
     if parts is None:
         return None
     kind, value = parts
-    app = request.app
-    async with app[keys.POOL].acquire() as conn:
-        if kind == "api_key":
-            return await credentials.principal_from_api_key(conn, value)
-        return await credentials.principal_from_jwt(conn, app[keys.JWT], value)
+    return await request.app[keys.AUTHN].verify(kind, value)
 
 
 @web.middleware

@@ -19,6 +19,7 @@ class Principal:
     token_id: uuid.UUID | None = None
     token_label: str | None = None
     expires_at: datetime | None = None  # the token's expiration, if any
+    user_created_at: datetime | None = None
 
     @property
     def is_admin(self) -> bool:

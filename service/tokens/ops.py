@@ -162,9 +162,11 @@ async def invalidate(conn: asyncpg.Connection, actor: Principal,
     return token_out(await repo.by_id(conn, row["id"]), datetime.now(UTC))
 
 
-async def delete(conn: asyncpg.Connection, actor: Principal, token_id: uuid.UUID | str) -> None:
+async def delete(conn: asyncpg.Connection, actor: Principal,
+                 token_id: uuid.UUID | str) -> uuid.UUID:
     row = await visible_token(conn, actor, token_id)
     await repo.delete(conn, row["id"])
+    return row["id"]
 
 
 async def listing(conn: asyncpg.Connection, actor: Principal, *, username: str | None,

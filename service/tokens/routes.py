@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -72,6 +73,7 @@ async def patch_token(request: web.Request) -> web.Response:
     async with request.app[keys.POOL].acquire() as conn, conn.transaction():
         out = await ops.edit(conn, request.app[keys.SETTINGS], principal_of(request),
                              request.match_info["id"], body)
+    request.app[keys.AUTHN].forget_token(uuid.UUID(out["id"]))
     return web.json_response(out)
 
 
@@ -82,6 +84,7 @@ async def patch_token(request: web.Request) -> web.Response:
 async def invalidate_token(request: web.Request) -> web.Response:
     async with request.app[keys.POOL].acquire() as conn, conn.transaction():
         out = await ops.invalidate(conn, principal_of(request), request.match_info["id"])
+    request.app[keys.AUTHN].forget_token(uuid.UUID(out["id"]))
     return web.json_response(out)
 
 
@@ -90,5 +93,6 @@ async def invalidate_token(request: web.Request) -> web.Response:
 @doc("Delete a token permanently", tag="tokens", responses={204: None}, path_params=_ID)
 async def delete_token(request: web.Request) -> web.Response:
     async with request.app[keys.POOL].acquire() as conn, conn.transaction():
-        await ops.delete(conn, principal_of(request), request.match_info["id"])
+        token_id = await ops.delete(conn, principal_of(request), request.match_info["id"])
+    request.app[keys.AUTHN].forget_token(token_id)
     return web.Response(status=204)

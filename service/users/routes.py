@@ -28,7 +28,7 @@ from service.users.schemas import (
     UserUpdateSchema,
     user_out,
 )
-from service.validation import load_body, load_query
+from service.validation import isoformat, load_body, load_query
 
 routes = web.RouteTableDef()
 
@@ -89,16 +89,17 @@ async def list_users(request: web.Request) -> web.Response:
 @doc("Who am I: the caller's user, effective scopes and token", tag="users",
      responses={200: MeSchema})
 async def get_me(request: web.Request) -> web.Response:
+    # Answered from the verified principal alone: no database round trip.
     principal = principal_of(request)
-    async with request.app[keys.POOL].acquire() as conn:
-        row = await repo.by_id(conn, principal.user_id)
-    if row is None:
-        raise not_found("user")
-    out = render(row)
-    out["scopes"] = order(principal.scopes)
-    out["token"] = ({"id": str(principal.token_id), "label": principal.token_label}
-                    if principal.token_id else None)
-    return web.json_response(out)
+    return web.json_response({
+        "id": str(principal.user_id),
+        "username": principal.username,
+        "type": principal.user_type,
+        "scopes": order(principal.scopes),
+        "created_at": isoformat(principal.user_created_at) if principal.user_created_at else None,
+        "token": ({"id": str(principal.token_id), "label": principal.token_label}
+                  if principal.token_id else None),
+    })
 
 
 @routes.patch("/users/me")
@@ -118,6 +119,7 @@ async def patch_me(request: web.Request) -> web.Response:
         new_hash = await hasher.hash(body["new_password"])
         row = await repo.update(conn, principal.user_id, password_hash=new_hash,
                                 type_=None, scopes=None)
+    request.app[keys.AUTHN].forget_user(principal.user_id)
     return web.json_response(render(row))
 
 
@@ -143,6 +145,7 @@ async def patch_user(request: web.Request) -> web.Response:
             await _keep_one_admin(conn)
         row = await repo.update(conn, row["id"], password_hash=new_hash,
                                 type_=body.get("type"), scopes=scopes)
+    request.app[keys.AUTHN].forget_user(row["id"])
     return web.json_response(render(row))
 
 
@@ -158,6 +161,7 @@ async def delete_user(request: web.Request) -> web.Response:
         if row["type"] == "admin":
             await _keep_one_admin(conn)
         await repo.delete(conn, row["id"])
+    request.app[keys.AUTHN].forget_user(row["id"])
     return web.Response(status=204)
 
 

@@ -1,0 +1,98 @@
+"""Verifying credentials: the cache first, the database when it must.
+
+A hit costs one SHA-256, one dict lookup and one constant-time compare. A miss
+checks the credential against the database (service.auth.credentials) and, if
+it is good, caches what the middleware needs until the credential's own expiry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+import uuid
+
+import asyncpg
+
+from service.auth import credentials
+from service.auth.cache import CredentialCache
+from service.auth.jwt import JwtCodec
+from service.auth.lastused import LastUsedTracker
+from service.auth.principal import Principal
+
+
+def _digest(kind: bytes, value: str) -> bytes:
+    # Header values may carry undecodable bytes as surrogates; hash them, do not crash.
+    return hashlib.sha256(kind + value.encode("utf-8", "surrogateescape")).digest()
+
+
+def _until(*limits: float | None) -> float:
+    return min((x for x in limits if x is not None), default=math.inf)
+
+
+class Authenticator:
+    def __init__(self, pool: asyncpg.Pool, codec: JwtCodec, cache: CredentialCache,
+                 tracker: LastUsedTracker, acquire_timeout: float) -> None:
+        self.pool = pool
+        self.codec = codec
+        self.cache = cache
+        self.tracker = tracker
+        self._timeout = acquire_timeout
+
+    async def verify(self, kind: str, value: str) -> Principal | None:
+        """The principal for an API key (kind "api_key") or a JWT (kind "jwt"), or None."""
+        digest = _digest(b"k\0" if kind == "api_key" else b"j\0", value)
+        now = time.time()
+        principal = self.cache.get(digest, now)
+        if principal is not None:
+            self._used(principal, now)
+            return principal
+        generation = self.cache.generation
+        exp = None
+        if kind == "api_key":
+            async with self.pool.acquire(timeout=self._timeout) as conn:
+                principal = await credentials.principal_from_api_key(conn, value)
+        else:
+            claims = self.codec.decode(value)
+            if claims is None:
+                return None
+            exp = claims.expires_at
+            async with self.pool.acquire(timeout=self._timeout) as conn:
+                principal = await credentials.principal_from_claims(conn, claims)
+        if principal is None:
+            return None
+        self._remember(digest, principal, exp, generation, now)
+        self._used(principal, now)
+        return principal
+
+    async def verify_client(self, client_id: uuid.UUID, secret: str) -> Principal | None:
+        """A token's principal from its client ID and secret (the client-credentials grant)."""
+        digest = _digest(b"c\0", f"{client_id}:{secret}")
+        now = time.time()
+        principal = self.cache.get(digest, now)
+        if principal is None:
+            generation = self.cache.generation
+            async with self.pool.acquire(timeout=self._timeout) as conn:
+                row = await credentials.check_client_secret(conn, client_id, secret)
+            if row is None:
+                return None
+            principal = credentials.principal_from_token_row(row, "client_credentials")
+            self._remember(digest, principal, None, generation, now)
+        self._used(principal, now)
+        return principal
+
+    def _remember(self, digest: bytes, principal: Principal, exp: float | None,
+                  generation: int, now: float) -> None:
+        token_exp = principal.expires_at.timestamp() if principal.expires_at else None
+        self.cache.put(digest, principal, _until(exp, token_exp), generation, now)
+
+    def _used(self, principal: Principal, now: float) -> None:
+        if principal.token_id is not None:
+            self.tracker.touch(principal.token_id, now)
+
+    # Local drops right after a change commits here; other processes hear NOTIFY.
+    def forget_token(self, token_id: uuid.UUID) -> None:
+        self.cache.drop_token(token_id)
+
+    def forget_user(self, user_id: uuid.UUID) -> None:
+        self.cache.drop_user(user_id)
