@@ -7,10 +7,14 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from service import keys, meta
+from service.auth.authenticator import Authenticator
+from service.auth.cache import CredentialCache
 from service.auth.jwt import JwtCodec
+from service.auth.lastused import LastUsedTracker
 from service.auth.login import routes as login_routes
 from service.auth.middleware import auth_middleware
 from service.auth.passwords import PasswordHasher
+from service.auth.revocation import RevocationListener
 from service.config import Settings
 from service.db import jwt_secret, pool_ctx
 from service.errors import error_middleware
@@ -36,6 +40,23 @@ async def auth_ctx(app: web.Application) -> AsyncIterator[None]:
         hasher.close()
 
 
+async def authn_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The credential cache, the revocation listener and the last-used flusher."""
+    settings = app[keys.SETTINGS]
+    pool = app[keys.POOL]
+    cache = CredentialCache(settings.auth_cache_size, settings.auth_cache_ttl_seconds)
+    tracker = LastUsedTracker(pool, settings.last_used_flush_seconds)
+    listener = RevocationListener(settings.database_url or "", cache)
+    app[keys.AUTHN] = Authenticator(pool, app[keys.JWT], cache, tracker, settings.db_timeout)
+    await listener.start()
+    tracker.start()
+    try:
+        yield
+    finally:
+        await listener.stop()
+        await tracker.stop()  # the final flush: last-used times survive a clean shutdown
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware, auth_middleware],
@@ -44,6 +65,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app.cleanup_ctx.append(pool_ctx)
     app.cleanup_ctx.append(auth_ctx)
+    app.cleanup_ctx.append(authn_ctx)
     for table in (meta.routes, login_routes, user_routes, token_routes, pipe_routes):
         app.router.add_routes(table)
     return app
