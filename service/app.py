@@ -18,6 +18,8 @@ from service.auth.revocation import RevocationListener
 from service.config import Settings
 from service.db import jwt_secret, pool_ctx
 from service.errors import error_middleware
+from service.metrics import routes as metrics_routes
+from service.observability import observability_middleware
 from service.pipes.routes import routes as pipe_routes
 from service.tokens.routes import routes as token_routes
 from service.users.routes import routes as user_routes
@@ -59,7 +61,8 @@ async def authn_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware],
+        # Observability first: it times and counts every answer, errors included.
+        middlewares=[observability_middleware(settings), error_middleware, auth_middleware],
         client_max_size=MAX_BODY,
     )
     app[keys.SETTINGS] = settings
@@ -68,4 +71,5 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(authn_ctx)
     for table in (meta.routes, login_routes, user_routes, token_routes, pipe_routes):
         app.router.add_routes(table)
+    app.router.add_routes(metrics_routes)
     return app

@@ -41,6 +41,20 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
                                   schema="pg_catalog")
 
 
+class BoundedPool(asyncpg.Pool):
+    """An asyncpg pool whose `acquire()` gives up after `acquire_timeout` seconds by default.
+
+    Without it a request waits for a free connection for ever when the pool is exhausted
+    or the database hangs; with it the request fails with TimeoutError, which the error
+    middleware answers with 503 (never a hang, never a fail-open).
+    """
+
+    acquire_timeout: float | None = None
+
+    def acquire(self, *, timeout: float | None = None):
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+
 async def create_pool(settings: Settings, **overrides) -> asyncpg.Pool:
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set")
@@ -48,11 +62,19 @@ async def create_pool(settings: Settings, **overrides) -> asyncpg.Pool:
         min_size=settings.db_pool_min,
         max_size=max(settings.db_pool_max, settings.db_pool_min),
         init=_init_connection,
-        timeout=settings.db_timeout,
+        timeout=settings.db_timeout,  # connecting
         command_timeout=30,
+        # asyncpg.create_pool's defaults, which Pool() itself does not supply.
+        max_queries=50000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
     )
     options.update(overrides)
-    return await asyncpg.create_pool(settings.database_url, **options)
+    pool = BoundedPool(settings.database_url, **options)
+    pool.acquire_timeout = settings.db_timeout
+    return await pool
 
 
 # --- migrations -----------------------------------------------------------------

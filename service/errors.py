@@ -46,6 +46,8 @@ DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
+    # Class 57: the server is shutting down, crashed, or cancelled the query on a timeout.
+    asyncpg.OperatorInterventionError,
 )
 
 

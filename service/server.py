@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
+import signal
+import subprocess
 import sys
+import time
 
 from aiohttp import web
 
+from service import observability
 from service.app import create_app
 from service.auth.passwords import PasswordHasher
 from service.bootstrap import ensure_admin
@@ -18,8 +23,9 @@ from service.db import create_pool, migrate, rollback
 log = logging.getLogger("service")
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(settings: Settings) -> None:
+    """JSON lines on stderr by default (LOG_FORMAT); see service.observability."""
+    observability.configure_logging(settings.log_level, settings.log_format)
 
 
 def with_database(settings: Settings) -> tuple[Settings, object | None]:
@@ -68,6 +74,41 @@ def serve(settings: Settings) -> None:
         print(f"Created the first admin: username '{username}', password '{password}'\n"
               "Write the password down now: it will not be shown again.", flush=True)
     url = f"http://{settings.host}:{settings.port}"
+    if settings.workers > 1:
+        supervise(settings, url)
+    else:
+        run_worker(settings, announce=f"mrsm-tokens listening on {url} (Ctrl+C to stop)")
+
+
+def supervise(settings: Settings, url: str) -> None:
+    """WORKERS=N: N processes share the port through SO_REUSEPORT; the kernel spreads
+    connections between them. Each has its own pool, cache and revocation listener."""
+    env = {**os.environ, "DATABASE_URL": settings.database_url or ""}
+    workers = [subprocess.Popen([sys.executable, "-m", "service", "worker"], env=env)
+               for _ in range(settings.workers)]
+    print(f"mrsm-tokens listening on {url} with {settings.workers} workers "
+          "(Ctrl+C to stop)", flush=True)
+
+    def forward(signum, frame):
+        for proc in workers:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    # If one worker dies the others stop too: a supervisor above us restarts the whole set.
+    while all(proc.poll() is None for proc in workers):
+        time.sleep(0.2)
+    forward(signal.SIGTERM, None)
+    for proc in workers:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def run_worker(settings: Settings, *, announce: str | None = None,
+               reuse_port: bool = False) -> None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is optional
@@ -76,8 +117,10 @@ def serve(settings: Settings) -> None:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        print=lambda _: print(f"mrsm-tokens listening on {url} (Ctrl+C to stop)", flush=True),
-        access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
+        reuse_port=reuse_port,
+        print=(lambda _: print(announce, flush=True)) if announce else None,
+        # The observability middleware writes the one line per request (ACCESS_LOG).
+        access_log=None,
         loop=uvloop.new_event_loop() if uvloop else None,
         shutdown_timeout=10,
     )
@@ -89,8 +132,11 @@ def main(argv: list[str]) -> int:
     except ConfigError as err:
         print(f"configuration error: {err}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     settings, _server = with_database(settings)
+    if argv[:1] == ["worker"]:  # one of WORKERS=N processes, started by `supervise`
+        run_worker(settings, reuse_port=True)
+        return 0
     if argv[:1] == ["migrate"]:
         asyncio.run(run_migrations(settings, argv[1:]))
         return 0

@@ -10,7 +10,7 @@ from urllib.parse import unquote
 import marshmallow as ma
 from aiohttp import web
 
-from service import keys
+from service import keys, metrics
 from service.auth.apikeys import parse_client_id
 from service.auth.jwt import expires_iso
 from service.auth.principal import user_scopes
@@ -178,6 +178,7 @@ def _now() -> int:
 @doc("Exchange a username and password, or a client ID and secret, for a short-lived JWT",
      tag="auth", form=LoginFormSchema, responses={200: TokenResponseSchema})
 async def login(request: web.Request) -> web.Response:
+    grant = None
     try:
         params = await _form(request)
         grant = params.get("grant_type")
@@ -187,10 +188,24 @@ async def login(request: web.Request) -> web.Response:
             if "Authorization" in request.headers:
                 raise OAuthError("invalid_request",
                                  "Client authentication is not used with the password grant.")
-            return await _password_grant(request, params)
-        if grant == "client_credentials":
-            return await _client_credentials_grant(request, params)
-        raise OAuthError("unsupported_grant_type",
-                         "Use grant_type=password or grant_type=client_credentials.")
+            response = await _password_grant(request, params)
+        elif grant == "client_credentials":
+            response = await _client_credentials_grant(request, params)
+        else:
+            raise OAuthError("unsupported_grant_type",
+                             "Use grant_type=password or grant_type=client_credentials.")
     except OAuthError as err:
+        _count_failure(grant, err)
         return err.response()
+    metrics.record_auth(grant, "ok")
+    return response
+
+
+def _count_failure(grant: str | None, err: OAuthError) -> None:
+    """Wrong credentials count as refused, 429 as throttled; malformed requests not at all."""
+    if grant not in ("password", "client_credentials"):
+        return
+    if err.status == 429:
+        metrics.record_auth(grant, "throttled")
+    elif err.error in ("invalid_grant", "invalid_client"):
+        metrics.record_auth(grant, "refused")
