@@ -16,6 +16,7 @@ from service.auth.middleware import auth_middleware
 from service.auth.passwords import PasswordHasher
 from service.auth.revocation import RevocationListener
 from service.config import Settings
+from service.console.routes import routes as console_routes
 from service.db import jwt_secret, pool_ctx
 from service.errors import error_middleware
 from service.metrics import routes as metrics_routes
@@ -71,5 +72,6 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(authn_ctx)
     for table in (meta.routes, login_routes, user_routes, token_routes, pipe_routes):
         app.router.add_routes(table)
+    app.router.add_routes(console_routes)
     app.router.add_routes(metrics_routes)
     return app

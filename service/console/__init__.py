@@ -1,0 +1,1 @@
+"""The web console (Settings > Tokens): static files served by `service.console.routes`."""

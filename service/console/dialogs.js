@@ -1,0 +1,212 @@
+// The token dialog (create and edit share one form) and the dialog that shows a new
+// token's Client ID, Client Secret and API Key, once.
+
+import { describe, request } from './api.js';
+import { TIME_ZONE, daysFromNow, localInputToUtc, toLocalInput } from './format.js';
+import {
+  $, closeDialog, el, focusToken, keepOpen, returnFocusOnClose, setText, showError,
+} from './ui.js';
+
+let hooks = null; // { context: () => ({ me, config }), changed: async (message, id) => void }
+let editing = null; // the token being edited; null while creating
+let initial = null; // the form's starting values, to send only what changed
+let acknowledged = true; // false while a new secret is on screen and not confirmed copied
+
+function scopeBoxes() {
+  return [...$('scope-list').querySelectorAll('input[type="checkbox"]')];
+}
+
+function chosenScopes() {
+  return scopeBoxes().filter((box) => box.checked).map((box) => box.value);
+}
+
+function syncNever() {
+  $('token-expiration').disabled = $('token-never').checked;
+}
+
+function fillScopes(held, checked) {
+  const { config } = hooks.context();
+  const offered = config.scopes.filter((s) => held.includes(s.name) || checked.includes(s.name));
+  $('scope-list').replaceChildren(...offered.map((scope, i) => {
+    const box = el('input', { type: 'checkbox', value: scope.name, checked: checked.includes(scope.name) });
+    box.id = `scope-${i}`;
+    const hint = el('span', { className: 'hint', id: `scope-hint-${i}` }, scope.description);
+    box.setAttribute('aria-describedby', hint.id);
+    if (!held.includes(scope.name)) {
+      box.disabled = true; // kept on the token, but not the person's to give
+      hint.append(' (you do not hold this scope)');
+    }
+    return el('div', { className: 'scope' }, el('label', { className: 'check' }, box, ` ${scope.name}`), hint);
+  }));
+}
+
+function open(token) {
+  const { me, config } = hooks.context();
+  editing = token;
+  const now = Date.now();
+  const creating = token === null;
+  setText('token-dialog-title', creating ? 'New token' : 'Edit token');
+  setText('token-submit', creating ? 'Create' : 'Save');
+  $('token-label').value = creating ? '' : token.label;
+  $('token-label-hint').hidden = !creating;
+  const never = creating ? false : token.expiration === null;
+  const when = creating ? daysFromNow(config.token_default_ttl_days, now)
+    : (token.expiration ? new Date(token.expiration) : daysFromNow(config.token_default_ttl_days, now));
+  $('token-expiration').value = toLocalInput(when);
+  $('token-expiration').min = toLocalInput(new Date(now));
+  if (config.token_max_ttl_days !== null) {
+    $('token-expiration').max = toLocalInput(daysFromNow(config.token_max_ttl_days, now));
+  } else {
+    $('token-expiration').removeAttribute('max');
+  }
+  $('token-never').checked = never;
+  $('never-wrap').hidden = !config.never_expires_allowed && !never;
+  const limit = config.token_max_ttl_days === null ? ''
+    : ` Tokens must expire within ${config.token_max_ttl_days} days.`;
+  setText('token-expiration-hint', `In your time zone, ${TIME_ZONE}.${limit}`);
+  syncNever();
+  fillScopes(me.scopes, creating ? me.scopes : token.scopes);
+  initial = { label: $('token-label').value, expiration: $('token-expiration').value, never,
+    scopes: chosenScopes().join(' ') };
+  showError('token-error', '');
+  const dialog = $('token-dialog');
+  dialog.returnFocusTo = creating ? $('new-token') : () => focusToken(token.id);
+  dialog.showModal();
+  $('token-label').focus();
+}
+
+/** The request body from the form, or a message saying what to fix. */
+function formBody() {
+  const body = {};
+  const label = $('token-label').value.trim();
+  const never = $('token-never').checked;
+  const value = $('token-expiration').value;
+  if (editing === null) {
+    if (label) body.label = label;
+  } else if (label !== initial.label) {
+    if (!label) return { problem: 'The label cannot be empty.', field: 'token-label' };
+    body.label = label;
+  }
+  const expirationChanged = never !== initial.never || (!never && value !== initial.expiration);
+  if (editing === null || expirationChanged) {
+    if (never) {
+      body.expiration = null;
+    } else {
+      const utc = localInputToUtc(value);
+      if (!utc) {
+        return { problem: 'Choose an expiration date and time, or tick Never expires.',
+          field: 'token-expiration' };
+      }
+      body.expiration = utc;
+    }
+  }
+  const scopes = chosenScopes();
+  if (editing === null || scopes.join(' ') !== initial.scopes) body.scopes = scopes;
+  return { body };
+}
+
+async function onSubmit(event) {
+  event.preventDefault();
+  const { body, problem, field } = formBody();
+  if (problem) {
+    showError('token-error', problem);
+    $(field).focus();
+    return;
+  }
+  const submit = $('token-submit');
+  submit.disabled = true;
+  showError('token-error', '');
+  try {
+    if (editing === null) {
+      const created = await request('POST', '/tokens', { json: body });
+      $('token-dialog').returnFocusTo = null;
+      closeDialog($('token-dialog'));
+      showCreated(created);
+      await hooks.changed(`Created “${created.label}”.`, created.id);
+    } else if (Object.keys(body).length === 0) {
+      closeDialog($('token-dialog'));
+      setText('tokens-status', 'Nothing changed.');
+    } else {
+      const saved = await request('PATCH', `/tokens/${encodeURIComponent(editing.id)}`, { json: body });
+      $('token-dialog').returnFocusTo = null;
+      closeDialog($('token-dialog'));
+      await hooks.changed(`Saved “${saved.label}”.`, saved.id);
+    }
+  } catch (err) {
+    showError('token-error', describe(err));
+    submit.focus();
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+function showCreated(token) {
+  setText('created-id', token.id);
+  setText('created-secret', token.secret);
+  setText('created-key', token.api_key);
+  setText('copy-status', '');
+  $('created-ack').checked = false;
+  $('created-done').disabled = true;
+  acknowledged = false;
+  const dialog = $('created-dialog');
+  dialog.returnFocusTo = null;
+  dialog.showModal();
+  $('created-dialog').querySelector('[data-copy]').focus();
+}
+
+async function copy(button) {
+  const source = $(button.dataset.copy);
+  const what = button.textContent.replace(/^Copy /, '');
+  try {
+    await navigator.clipboard.writeText(source.textContent);
+    setText('copy-status', `Copied the ${what}.`);
+  } catch {
+    // No clipboard access: select the text so that Ctrl+C copies it.
+    const range = document.createRange();
+    range.selectNodeContents(source);
+    window.getSelection().removeAllRanges();
+    window.getSelection().addRange(range);
+    setText('copy-status', `Could not copy the ${what} automatically: it is selected, press Ctrl+C.`);
+  }
+}
+
+function closeCreated() {
+  if (!$('created-ack').checked) return;
+  acknowledged = true;
+  const id = $('created-id').textContent;
+  // The secret leaves the page with the dialog.
+  for (const name of ['created-id', 'created-secret', 'created-key']) setText(name, '');
+  closeDialog($('created-dialog'));
+  focusToken(id);
+}
+
+export function openCreate() {
+  open(null);
+}
+
+export function openEdit(token) {
+  open(token);
+}
+
+export function initTokenDialogs(options) {
+  hooks = options;
+  returnFocusOnClose($('token-dialog'));
+  $('token-form').addEventListener('submit', onSubmit);
+  $('token-cancel').addEventListener('click', () => closeDialog($('token-dialog')));
+  $('token-never').addEventListener('change', syncNever);
+  $('scopes-all').addEventListener('click', () => {
+    for (const box of scopeBoxes()) if (!box.disabled) box.checked = true;
+  });
+  $('scopes-none').addEventListener('click', () => {
+    for (const box of scopeBoxes()) if (!box.disabled) box.checked = false;
+  });
+  const created = $('created-dialog');
+  keepOpen(created, () => !acknowledged);
+  for (const button of created.querySelectorAll('[data-copy]')) {
+    button.addEventListener('click', () => copy(button));
+  }
+  $('created-ack').addEventListener('change', () => {
+    $('created-done').disabled = !$('created-ack').checked;
+  });
+  $('created-done').addEventListener('click', closeCreated);
+}

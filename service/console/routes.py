@@ -1,0 +1,90 @@
+"""/console: the web console's page and assets, and `/` redirecting there.
+
+The console is three static files that talk to the JSON API like any other
+client; nothing here touches the database. Files are served from an allow-list
+(a name is looked up, never joined onto a path), so no request can reach any
+other file in the package, such as this one. The handlers are public: the page
+itself holds no data, and every API call it makes carries the person's JWT.
+
+The routes are in /openapi.json under the tag "console" so that the document
+lists every route the service answers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from service.auth.scopes import public
+from service.errors import not_found
+from service.openapi import doc
+
+routes = web.RouteTableDef()
+
+HERE = Path(__file__).resolve().parent
+
+# Served name -> content type. Anything not listed is a 404.
+_JS = "text/javascript; charset=utf-8"
+ASSETS: dict[str, str] = {
+    "app.css": "text/css; charset=utf-8",
+    "app.js": _JS,
+    "api.js": _JS,
+    "dialogs.js": _JS,
+    "format.js": _JS,
+    "ui.js": _JS,
+}
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+SECURITY_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+# Revalidate every time (ETag / Last-Modified make that cheap) so an upgrade is seen at once.
+_CACHE = {"Cache-Control": "no-cache"}
+
+_HTML = {200: ("text/html", {"type": "string"})}
+_ASSET_NAME = {"name": {"type": "string", "enum": sorted(ASSETS)}}
+
+
+def _file(name: str, content_type: str) -> web.FileResponse:
+    return web.FileResponse(HERE / name,
+                            headers={**SECURITY_HEADERS, **_CACHE, "Content-Type": content_type})
+
+
+@routes.get("/")
+@public
+@doc("Redirect to the web console", tag="console", responses={302: None})
+async def root(request: web.Request) -> web.Response:
+    raise web.HTTPFound(location="/console", headers=SECURITY_HEADERS)
+
+
+@routes.get("/console/")
+@public
+@doc("Redirect to the web console", tag="console", responses={302: None})
+async def console_slash(request: web.Request) -> web.Response:
+    raise web.HTTPFound(location="/console", headers=SECURITY_HEADERS)
+
+
+@routes.get("/console")
+@public
+@doc("The web console (Settings > Tokens), an HTML page", tag="console", responses=_HTML)
+async def console_page(request: web.Request) -> web.FileResponse:
+    return _file("index.html", "text/html; charset=utf-8")
+
+
+@routes.get("/console/{name}")
+@public
+@doc("A file of the web console (script or style sheet)", tag="console",
+     responses={200: ("text/plain", {"type": "string"})}, path_params=_ASSET_NAME)
+async def console_asset(request: web.Request) -> web.FileResponse:
+    name = request.match_info["name"]
+    content_type = ASSETS.get(name)
+    if content_type is None:
+        raise not_found("console file")
+    return _file(name, content_type)

@@ -1,0 +1,117 @@
+// Small DOM helpers. Text goes in as text nodes; nothing here parses HTML.
+
+import { describe } from './api.js';
+
+export const $ = (id) => document.getElementById(id);
+
+/** An element with properties (aria* become aria-* attributes) and text or node children. */
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key.startsWith('aria')) {
+      node.setAttribute(`aria-${key.slice(4).toLowerCase()}`, value);
+    } else {
+      node[key] = value;
+    }
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/** Focus a token's row (its menu button), or the New token button when the row is gone. */
+export function focusToken(tokenId) {
+  const button = tokenId
+    ? document.querySelector(`button[data-token-id="${CSS.escape(tokenId)}"]`) : null;
+  (button || $('new-token')).focus();
+}
+
+export function setText(id, text) {
+  $(id).textContent = text;
+}
+
+/** Show (or, with '', clear) an error in words in the alert region next to the action. */
+export function showError(id, text) {
+  const node = $(id);
+  node.textContent = text;
+  node.hidden = !text;
+}
+
+/**
+ * Keep a modal dialog open while `keep()` is true: Escape is refused, and should the
+ * browser close it anyway (Chrome lets a second Escape through), it is opened again.
+ */
+export function keepOpen(dialog, keep) {
+  dialog.addEventListener('cancel', (event) => {
+    if (keep()) event.preventDefault();
+  });
+  dialog.addEventListener('close', () => {
+    if (keep() && dialog.dataset.closing !== 'yes') dialog.showModal();
+  });
+}
+
+/** Close a dialog on purpose (past `keepOpen`). */
+export function closeDialog(dialog) {
+  if (!dialog.open) return;
+  dialog.dataset.closing = 'yes';
+  dialog.close();
+  delete dialog.dataset.closing;
+}
+
+/** Where focus goes when a dialog closes, however it closes. */
+export function returnFocusOnClose(dialog) {
+  dialog.addEventListener('close', () => {
+    const target = dialog.returnFocusTo;
+    dialog.returnFocusTo = null;
+    if (dialog.open || !target) return;
+    // After the browser's own focus restoration, which would otherwise win.
+    setTimeout(() => { if (typeof target === 'function') target(); else target.focus(); }, 0);
+  });
+}
+
+let pendingConfirm = null;
+
+async function onConfirm() {
+  const action = pendingConfirm;
+  if (!action) return;
+  const ok = $('confirm-ok');
+  const cancel = $('confirm-cancel');
+  ok.disabled = true;
+  cancel.disabled = true;
+  showError('confirm-error', '');
+  try {
+    await action.run();
+    pendingConfirm = null;
+    $('confirm-dialog').returnFocusTo = null;
+    closeDialog($('confirm-dialog'));
+    await action.done();
+  } catch (err) {
+    showError('confirm-error', describe(err));
+    ok.focus();
+  } finally {
+    ok.disabled = false;
+    cancel.disabled = false;
+  }
+}
+
+export function initConfirm() {
+  const dialog = $('confirm-dialog');
+  returnFocusOnClose(dialog);
+  $('confirm-ok').addEventListener('click', onConfirm);
+  $('confirm-cancel').addEventListener('click', () => closeDialog(dialog));
+  dialog.addEventListener('close', () => { pendingConfirm = null; });
+}
+
+/** Ask before a destructive action; errors stay in the dialog, next to the Confirm button. */
+export function confirmAction({ title, text, run, done, returnFocus }) {
+  pendingConfirm = { run, done };
+  setText('confirm-title', title);
+  setText('confirm-text', text);
+  showError('confirm-error', '');
+  const dialog = $('confirm-dialog');
+  dialog.returnFocusTo = returnFocus;
+  dialog.showModal();
+  $('confirm-cancel').focus(); // the safe choice has the focus
+}
