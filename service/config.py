@@ -34,13 +34,6 @@ def _log_format(env: Mapping[str, str]) -> str:
     return value
 
 
-def _log_format(env: Mapping[str, str]) -> str:
-    value = (env.get("LOG_FORMAT") or "json").strip().lower()
-    if value not in {"json", "text"}:
-        raise ConfigError(f"LOG_FORMAT must be json or text, got {value!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment. See README, "Configuration"."""
@@ -72,7 +65,6 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".data")
     migrations_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "migrations")
     log_level: str = "INFO"
-    log_format: str = "json"  # or "text"
     log_format: str = "json"  # or "text"
     access_log: bool = True
 
@@ -121,7 +113,6 @@ class Settings:
             ),
             data_dir=Path(env["DATA_DIR"]) if env.get("DATA_DIR") else defaults.data_dir,
             log_level=(env.get("LOG_LEVEL") or defaults.log_level).upper(),
-            log_format=_log_format(env),
             log_format=_log_format(env),
             access_log=(env.get("ACCESS_LOG", "1").strip().lower() not in {"0", "false", "no"}),
         )
