@@ -126,12 +126,10 @@ def _cell(value: Any) -> str:
 
 
 def page_csv(rows: Iterable[tuple[datetime, str]]) -> str:
-    """CSV: a header (timestamp, then every value column in order of first appearance)."""
+    """CSV: a header (timestamp, then every value column of the page, sorted by name), then
+    one line per row; a missing or null value is an empty cell."""
     decoded = [(ts, json.loads(text)) for ts, text in rows]
-    columns: dict[str, None] = {}
-    for _, values in decoded:
-        for key in values:
-            columns.setdefault(key, None)
+    columns = sorted({key for _, values in decoded for key in values})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([TIMESTAMP, *columns])
