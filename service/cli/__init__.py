@@ -1,0 +1,136 @@
+"""`mrsm`: manage tokens and users from the command line (the seed's CLI).
+
+    mrsm register token          prompts for owner, label, expiration, scopes
+    mrsm show tokens [ID]        a table (or one token)
+    mrsm edit token ID           change label, expiration, scopes
+    mrsm invalidate token ID     stop a token working; it stays listed
+    mrsm delete token ID         remove a token (asks first, unless --yes)
+    mrsm register user [NAME]    mrsm show users    mrsm delete user NAME
+    mrsm start api               run the service (as `python -m service`)
+    mrsm migrate [down N]        apply (or undo) database migrations
+
+`--instance sql:main` (the default) works straight on the database named by
+DATABASE_URL, as its operator; `--instance api:NAME` talks to a running service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from service.cli import tokens, users
+from service.cli.context import Context
+from service.cli.prompts import CliError
+from service.sdk.base import InstanceError
+
+_NOUNS = {"token": "token", "tokens": "token", "user": "user", "users": "user", "api": "api"}
+
+
+def _start_api(ctx: Context) -> int:
+    return _server(ctx, [])
+
+
+def _migrate(ctx: Context) -> int:
+    return _server(ctx, ["migrate", *ctx.rest])
+
+
+def _server(ctx: Context, argv: list[str]) -> int:
+    """Hand over to `python -m service`, on the instance's database."""
+    from service import server
+
+    if ctx.conn.type != "sql":
+        raise CliError("This runs on a sql: instance (the database itself), not on api:.")
+    if ctx.conn.label != "main" or os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = ctx.conn.settings.database_url or ""
+    if ctx.args.port is not None:
+        os.environ["PORT"] = str(ctx.args.port)
+    if ctx.args.host is not None:
+        os.environ["HOST"] = ctx.args.host
+    return server.main(argv)
+
+
+COMMANDS: dict[tuple[str, str | None], Callable[[Context], int]] = {
+    ("register", "token"): tokens.register,
+    ("show", "token"): tokens.show,
+    ("edit", "token"): tokens.edit,
+    ("invalidate", "token"): tokens.invalidate,
+    ("delete", "token"): tokens.delete,
+    ("register", "user"): users.register,
+    ("show", "user"): users.show,
+    ("delete", "user"): users.delete,
+    ("start", "api"): _start_api,
+    ("migrate", None): _migrate,
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line on stderr, not the usage block
+        self.exit(2, f"mrsm: {message} (see mrsm --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mrsm", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("words", nargs="*", metavar="ACTION NOUN [ARG]",
+                        help="e.g. register token, show tokens, delete token ID")
+    parser.add_argument("-i", "--instance", default="sql:main",
+                        help="sql:LABEL (the database; default sql:main) or api:LABEL")
+    parser.add_argument("--json", action="store_true",
+                        help="print the HTTP API's JSON instead of text")
+    parser.add_argument("-y", "--yes", action="store_true",
+                        help="do not ask for confirmation; take defaults for what is not given")
+    token = parser.add_argument_group("tokens")
+    token.add_argument("-u", "--user", help="the token's owner; with show tokens, a filter")
+    token.add_argument("--label", help="the token's label (default: a generated one)")
+    token.add_argument("--expires", metavar="WHEN",
+                       help="a date (2027-01-31), days (30d), or none for never")
+    token.add_argument("--ttl-days", type=int, metavar="N", help="expire N days from now")
+    token.add_argument("--scopes", help="space- or comma-separated (default: all the owner's)")
+    user = parser.add_argument_group("users")
+    user.add_argument("--password", help="the new user's password (visible to `ps`; "
+                                         "prefer --password-stdin)")
+    user.add_argument("--password-stdin", action="store_true",
+                      help="read the new user's password from standard input")
+    user.add_argument("--type", choices=["user", "admin"], help="the new user's type")
+    listing = parser.add_argument_group("listing")
+    listing.add_argument("--limit", type=int, default=100, help="rows per page (1-1000)")
+    listing.add_argument("--offset", type=int, default=0, help="rows to skip")
+    server = parser.add_argument_group("start api")
+    server.add_argument("--port", type=int, help="PORT for the service")
+    server.add_argument("--host", help="HOST for the service")
+    return parser
+
+
+def _resolve(words: list[str]) -> tuple[Callable[[Context], int], list[str]]:
+    action = words[0].lower()
+    if action == "migrate":
+        return COMMANDS[("migrate", None)], words[1:]
+    noun = _NOUNS.get(words[1].lower()) if len(words) > 1 else None
+    command = COMMANDS.get((action, noun))
+    if command is None:
+        raise CliError(f"Unknown command: {' '.join(words[:2])} (try: register token, "
+                       "show tokens, edit token, invalidate token, delete token, "
+                       "register user, show users, delete user, start api, migrate).")
+    return command, words[2:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The console script's entry point; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)
+    if not args.words:
+        parser.print_help()
+        return 0
+    try:
+        command, rest = _resolve(args.words)
+        if not 1 <= args.limit <= 1000 or args.offset < 0:
+            raise CliError("--limit must be 1 to 1000 and --offset at least 0.")
+        return command(Context(args=args, rest=rest))
+    except (CliError, InstanceError) as err:
+        print(f"mrsm: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nmrsm: interrupted; nothing more was done.", file=sys.stderr)
+        return 130

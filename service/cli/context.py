@@ -1,0 +1,40 @@
+"""What every command gets: the parsed flags, the instance connector, the prompter."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+from service.cli.prompts import CliError, Prompter
+from service.sdk.base import Connector, run
+from service.sdk.config import get_connector
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    rest: list[str]
+    prompter: Prompter = field(default_factory=Prompter)
+    _conn: Connector | None = None
+    _config: dict | None = None
+
+    @property
+    def conn(self) -> Connector:
+        if self._conn is None:
+            try:
+                self._conn = get_connector(self.args.instance)
+            except ValueError as err:
+                raise CliError(str(err)) from None
+        return self._conn
+
+    def config(self) -> dict:
+        """The instance's token policy (default lifetime, scopes), fetched once."""
+        if self._config is None:
+            self._config = run(self.conn.aconfig())
+        return self._config
+
+    def one_id(self, command: str) -> str:
+        if len(self.rest) != 1:
+            raise CliError(f"Give one token ID: mrsm {command} ID "
+                           "(the IDs are in `mrsm show tokens`).")
+        return self.rest[0]

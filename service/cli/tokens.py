@@ -1,0 +1,225 @@
+"""`mrsm register|show|edit|invalidate|delete token(s)`."""
+
+from __future__ import annotations
+
+import sys
+
+from service.cli.context import Context
+from service.cli.output import more_hint, print_json, short_time, table
+from service.cli.parsing import expiration_from_flags, iso, parse_expiration, parse_scopes
+from service.cli.prompts import CliError
+from service.sdk.base import run
+
+
+def _known_scopes(ctx: Context) -> list[str]:
+    return [s["name"] for s in ctx.config()["scopes"]]
+
+
+def _choose_owner(ctx: Context) -> tuple[str, list[str] | None]:
+    """On sql:, the owner from --user or picked from the listed users (name or number)."""
+    users = run(ctx.conn.alist_users())
+    by_name = {u["username"].lower(): u for u in users}
+    if ctx.args.user:
+        found = by_name.get(ctx.args.user.lower())
+        if found is None:
+            raise CliError(f"There is no user '{ctx.args.user}'.")
+        return found["username"], found["scopes"]
+    if not ctx.prompter.interactive:
+        raise CliError("The token's owner is missing and there is no terminal to ask: "
+                       "pass --user NAME.")
+    if not users:
+        raise CliError("There are no users yet: register one with `mrsm register user NAME`.")
+    sys.stderr.write("Users:\n")
+    for number, user in enumerate(users, start=1):
+        kind = " (admin)" if user["type"] == "admin" else ""
+        sys.stderr.write(f"  {number:>3}  {user['username']}{kind}\n")
+    for _ in range(3):
+        answer = ctx.prompter.ask("Owner (name or number): ", flag="--user",
+                                  what="The token's owner")
+        if answer.isdigit() and 1 <= int(answer) <= len(users):
+            chosen = users[int(answer) - 1]
+            return chosen["username"], chosen["scopes"]
+        if answer.lower() in by_name:
+            chosen = by_name[answer.lower()]
+            return chosen["username"], chosen["scopes"]
+        sys.stderr.write(f"No user {answer!r}: type a name or a number from the list.\n")
+    raise CliError("No owner chosen; nothing was registered.")
+
+
+def register(ctx: Context) -> int:
+    args, prompter = ctx.args, ctx.prompter
+    if ctx.conn.type == "sql":
+        owner, owner_scopes = _choose_owner(ctx)
+    else:
+        me = run(ctx.conn.awhoami())
+        owner = args.user or me["username"]
+        owner_scopes = me["scopes"] if owner.lower() == me["username"].lower() else None
+    # On a terminal, ask what the flags left out, unless --yes says "take the defaults".
+    ask = prompter.interactive and not args.yes
+    label = args.label
+    if label is None and ask:
+        label = prompter.ask("Label (blank: a generated one): ", flag="--label",
+                             what="The label") or None
+    exp_given, expiration = expiration_from_flags(args.expires, args.ttl_days)
+    default_days = ctx.config()["token_default_ttl_days"]
+    if args.expires is None and args.ttl_days is None and ask:
+        exp_given, expiration = _ask(lambda: parse_expiration(prompter.ask(
+            f"Expiration (a date like 2027-01-31, or days like 30d; blank: in {default_days} "
+            "days; none: never): ", flag="--expires", what="The expiration")))
+    known = _known_scopes(ctx)
+    scopes = parse_scopes(args.scopes, known)
+    if args.scopes is None and ask:
+        held = f": {' '.join(owner_scopes)}" if owner_scopes else ""
+        scopes = _ask(lambda: parse_scopes(prompter.ask(
+            f"Scopes (space or comma separated; blank: all of {owner}'s{held}): ",
+            flag="--scopes", what="The scopes"), known))
+    body: dict = {"user": owner}
+    if label is not None:
+        body["label"] = label
+    if exp_given:
+        body["expiration"] = iso(expiration)
+    if scopes is not None:
+        body["scopes"] = scopes
+    if not args.yes and prompter.interactive:
+        all_of = f"all of {owner}'s"
+        when = (short_time(iso(expiration)) if expiration else "never") if exp_given \
+            else f"in {default_days} days (the default)"
+        sys.stderr.write(f"\n  Owner:      {owner}\n  Label:      {label or '(generated)'}\n"
+                         f"  Expiration: {when}\n"
+                         f"  Scopes:     {' '.join(scopes) if scopes else all_of}\n\n")
+    if not prompter.confirm("Register this token?", default=True, yes=args.yes):
+        raise CliError("Cancelled: nothing was registered.")
+    out = run(ctx.conn.acreate_token(body))
+    if args.json:
+        print_json(out)
+        return 0
+    print(f"Registered token '{out['label']}' for {out['user']}.\n\n"
+          f"  Client ID:     {out['id']}\n"
+          f"  Client Secret: {out['secret']}\n"
+          f"  API Key:       {out['api_key']}\n"
+          f"  Expiration:    {short_time(out['expiration'], 'never')}\n"
+          f"  Scopes:        {' '.join(out['scopes'])}\n\n"
+          "Copy the Client Secret and the API Key somewhere safe now: "
+          "the secret will not be shown again.")
+    return 0
+
+
+def _ask(read, attempts: int = 3):
+    """Ask again after a parse error, on a terminal."""
+    for attempt in range(attempts):
+        try:
+            return read()
+        except CliError as err:
+            if attempt == attempts - 1:
+                raise
+            sys.stderr.write(f"{err}\n")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _row(token: dict) -> list[str]:
+    return [token["id"], token["label"], token["user"] or "(none)",
+            ",".join(token["scopes"]) or "-", short_time(token["expiration"], "never"),
+            short_time(token["last_used_at"], "never"), "yes" if token["is_valid"] else "no"]
+
+
+def details(token: dict) -> str:
+    lines = [("ID", token["id"]), ("Label", token["label"]), ("User", token["user"] or "(none)"),
+             ("Scopes", " ".join(token["scopes"]) or "-"),
+             ("Expiration", short_time(token["expiration"], "never")),
+             ("Created", short_time(token["created_at"])),
+             ("Last used", short_time(token["last_used_at"], "never")),
+             ("Valid", "yes" if token["is_valid"] else "no")]
+    if token["invalidated_at"]:
+        lines.append(("Invalidated", short_time(token["invalidated_at"])))
+    return "\n".join(f"  {name + ':':<12} {value}" for name, value in lines)
+
+
+def show(ctx: Context) -> int:
+    args = ctx.args
+    if ctx.rest:
+        token = run(ctx.conn.aget_token(ctx.one_id("show token")))
+        print_json(token) if args.json else print(details(token))
+        return 0
+    page = run(ctx.conn.atoken_page(user=args.user, limit=args.limit, offset=args.offset))
+    if args.json:
+        print_json(page)
+        return 0
+    if not page["items"]:
+        print(f"No tokens{' for ' + args.user if args.user else ''}.")
+        return 0
+    print(table(["ID", "LABEL", "USER", "SCOPES", "EXPIRATION", "LAST USED", "VALID"],
+                [_row(t) for t in page["items"]]))
+    hint = more_hint(page)
+    if hint:
+        sys.stderr.write(hint + "\n")
+    return 0
+
+
+def edit(ctx: Context) -> int:
+    args, prompter = ctx.args, ctx.prompter
+    token_id = ctx.one_id("edit token")
+    changes: dict = {}
+    if args.label is not None:
+        changes["label"] = args.label
+    exp_given, expiration = expiration_from_flags(args.expires, args.ttl_days)
+    if exp_given:
+        changes["expiration"] = iso(expiration)
+    if args.scopes is not None:
+        changes["scopes"] = parse_scopes(args.scopes, _known_scopes(ctx))
+        if changes["scopes"] is None:
+            raise CliError("--scopes is empty: name at least one scope.")
+    if not changes:
+        if not prompter.interactive:
+            raise CliError("Nothing to change and there is no terminal to ask: "
+                           "pass --label, --expires, --ttl-days or --scopes.")
+        changes = _ask_changes(ctx, run(ctx.conn.aget_token(token_id)))
+        if not changes:
+            print("Nothing changed.")
+            return 0
+    out = run(ctx.conn.aedit_token(token_id, changes))
+    if args.json:
+        print_json(out)
+    else:
+        print(f"Edited token '{out['label']}'.\n{details(out)}")
+    return 0
+
+
+def _ask_changes(ctx: Context, token: dict) -> dict:
+    prompter, changes = ctx.prompter, {}
+    label = prompter.ask(f"Label [{token['label']}]: ", flag="--label", what="The label")
+    if label and label != token["label"]:
+        changes["label"] = label
+    current = short_time(token["expiration"], "never")
+    given, expiration = _ask(lambda: parse_expiration(prompter.ask(
+        f"Expiration [{current}] (a date, days like 30d, or none): ", flag="--expires",
+        what="The expiration")))
+    if given:
+        changes["expiration"] = iso(expiration)
+    known = _known_scopes(ctx)
+    scopes = _ask(lambda: parse_scopes(prompter.ask(
+        f"Scopes [{' '.join(token['scopes'])}]: ", flag="--scopes", what="The scopes"), known))
+    if scopes is not None and set(scopes) != set(token["scopes"]):
+        changes["scopes"] = scopes
+    return changes
+
+
+def invalidate(ctx: Context) -> int:
+    out = run(ctx.conn.ainvalidate_token(ctx.one_id("invalidate token")))
+    if ctx.args.json:
+        print_json(out)
+    else:
+        print(f"Invalidated token '{out['label']}' ({out['id']}): it no longer works.")
+    return 0
+
+
+def delete(ctx: Context) -> int:
+    token_id = ctx.one_id("delete token")
+    token = run(ctx.conn.aget_token(token_id))
+    owner = f" of {token['user']}" if token["user"] else ""
+    if not ctx.prompter.confirm(f"Delete token '{token['label']}' ({token['id']}){owner} "
+                                "permanently?", default=False, yes=ctx.args.yes):
+        raise CliError("Cancelled: nothing was deleted.")
+    run(ctx.conn.adelete_token(token["id"]))
+    if not ctx.args.json:  # DELETE /tokens/{id} answers 204, no body: nothing to print
+        print(f"Deleted token '{token['label']}' ({token['id']}).")
+    return 0

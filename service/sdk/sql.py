@@ -1,0 +1,183 @@
+"""`sql:LABEL`: straight on the database, through the service's own rules, as its operator.
+
+Every call validates its input with the routes' schemas and runs the same
+`service.tokens.ops` / `service.users` functions the HTTP handlers run, acting as
+`ops.OPERATOR` (sees and may change everything, as an admin would), on a
+connection that lives for that call only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import asyncpg
+
+from service.auth.passwords import PasswordHasher
+from service.auth.scopes import SCOPES, order
+from service.config import ConfigError, Settings
+from service.db import mask_dsn
+from service.errors import ApiError
+from service.sdk.base import Connector, InstanceError
+from service.sdk.config import instance_config
+from service.tokens import ops
+from service.tokens.schemas import TokenCreateSchema, TokenUpdateSchema, token_out
+from service.users import repo as users_repo
+from service.users.routes import _keep_one_admin, create_user, render
+from service.users.schemas import UserCreateSchema
+from service.validation import validate
+
+
+class SQLConnector(Connector):
+    """A PostgreSQL database holding the service's tables."""
+
+    type = "sql"
+
+    def __init__(self, label: str = "main", *, database_url: str | None = None,
+                 settings: Settings | None = None) -> None:
+        super().__init__(label)
+        self._database_url = database_url
+        self._settings = settings
+        self._embedded = None  # keeps an embedded server alive while the connector is
+
+    @property
+    def settings(self) -> Settings:
+        """Settings.from_env() (policy, argon2 cost) with this instance's database."""
+        if self._settings is None:
+            try:
+                settings = Settings.from_env()
+            except ConfigError as err:
+                raise InstanceError(f"Configuration error: {err}") from None
+            url = self._database_url or self._url_from_config(settings)
+            if url is None:
+                # Like `python -m service`: the embedded PostgreSQL in DATA_DIR.
+                from service.server import with_database
+
+                settings, self._embedded = with_database(settings)
+            else:
+                settings = dataclasses.replace(settings, database_url=url)
+            self._settings = settings
+        return self._settings
+
+    def _url_from_config(self, settings: Settings) -> str | None:
+        if self.label == "main" and settings.database_url:
+            return settings.database_url
+        url = (os.environ.get(f"MRSM_SQL_{self.label.upper()}")
+               or instance_config("sql", self.label).get("database_url"))
+        if url is None and self.label != "main":
+            raise InstanceError(f"sql:{self.label} has no database: set "
+                                f"MRSM_SQL_{self.label.upper()} or database_url in the "
+                                "config file.")
+        return url
+
+    @asynccontextmanager
+    async def _connection(self, *, transaction: bool = True) -> AsyncIterator[asyncpg.Connection]:
+        settings = self.settings
+        dsn = settings.database_url or ""
+        try:
+            conn = await asyncpg.connect(dsn, timeout=settings.db_timeout, command_timeout=30)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+            raise InstanceError(f"Cannot connect to the database {mask_dsn(dsn)}: "
+                                f"{str(err) or type(err).__name__}") from None
+        try:
+            if transaction:
+                async with conn.transaction():
+                    yield conn
+            else:
+                yield conn
+        except ApiError as err:
+            raise InstanceError(err.description, status=err.status, code=err.code,
+                                fields=err.fields) from None
+        except asyncpg.UndefinedTableError:
+            raise InstanceError("The database has no tables yet: run `mrsm migrate`.") from None
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+            raise InstanceError(f"Database error: {err}") from None
+        finally:
+            await conn.close()
+
+    @staticmethod
+    def _validate(schema, body: dict) -> dict:
+        try:
+            return validate(schema, body)
+        except ApiError as err:
+            raise InstanceError(err.description, status=err.status, code=err.code,
+                                fields=err.fields) from None
+
+    async def awhoami(self) -> dict:
+        return {"id": str(ops.OPERATOR.user_id), "username": ops.OPERATOR.username,
+                "type": "admin", "scopes": order(ops.OPERATOR.scopes), "created_at": None,
+                "token": None}
+
+    async def aconfig(self) -> dict:
+        settings = self.settings
+        default = settings.token_default_ttl_days
+        if settings.token_max_ttl_days is not None:
+            default = min(default, settings.token_max_ttl_days)
+        return {"token_default_ttl_days": default,
+                "token_max_ttl_days": settings.token_max_ttl_days,
+                "never_expires_allowed": settings.token_max_ttl_days is None,
+                "jwt_ttl_seconds": settings.jwt_ttl_seconds,
+                "scopes": [{"name": n, "description": d} for n, d in SCOPES.items()]}
+
+    async def acreate_token(self, body: dict) -> dict:
+        data = self._validate(TokenCreateSchema(), body)
+        async with self._connection() as conn:
+            return await ops.register(
+                conn, self.settings, ops.OPERATOR, label=data.get("label"),
+                expiration_given="expiration" in data, expiration=data.get("expiration"),
+                scopes=data.get("scopes"), username=data.get("user"))
+
+    async def atoken_page(self, *, user: str | None = None, limit: int = 100,
+                          offset: int = 0) -> dict:
+        async with self._connection(transaction=False) as conn:
+            return await ops.listing(conn, ops.OPERATOR, username=user, limit=limit,
+                                     offset=offset)
+
+    async def aget_token(self, token_id: str) -> dict:
+        async with self._connection(transaction=False) as conn:
+            row = await ops.visible_token(conn, ops.OPERATOR, token_id)
+            return token_out(row, datetime.now(UTC))
+
+    async def aedit_token(self, token_id: str, changes: dict) -> dict:
+        data = self._validate(TokenUpdateSchema(), changes)
+        async with self._connection() as conn:
+            return await ops.edit(conn, self.settings, ops.OPERATOR, token_id, data)
+
+    async def ainvalidate_token(self, token_id: str) -> dict:
+        async with self._connection() as conn:
+            return await ops.invalidate(conn, ops.OPERATOR, token_id)
+
+    async def adelete_token(self, token_id: str) -> None:
+        async with self._connection() as conn:
+            await ops.delete(conn, ops.OPERATOR, token_id)
+
+    async def acreate_user(self, body: dict) -> dict:
+        data = self._validate(UserCreateSchema(), body)
+        hasher = PasswordHasher(self.settings)
+        try:
+            async with self._connection() as conn:
+                row = await create_user(conn, hasher, username=data["username"],
+                                        password=data["password"], type_=data["type"],
+                                        scopes=data["scopes"])
+                return render(row)
+        finally:
+            hasher.close()
+
+    async def auser_page(self, *, limit: int = 100, offset: int = 0) -> dict:
+        async with self._connection(transaction=False) as conn:
+            rows, total = await users_repo.page(conn, limit, offset)
+        return {"items": [render(r) for r in rows], "total": total, "limit": limit,
+                "offset": offset}
+
+    async def adelete_user(self, username: str) -> None:
+        # The same steps as DELETE /users/{username}: the last admin stays.
+        async with self._connection() as conn:
+            row = await users_repo.by_name(conn, username)
+            if row is None:
+                raise ApiError(404, "not_found", "No such user.")
+            if row["type"] == "admin":
+                await _keep_one_admin(conn)
+            await users_repo.delete(conn, row["id"])
