@@ -1,0 +1,129 @@
+"""GET /metrics: admins only, and the figures it shows move with the traffic."""
+
+from __future__ import annotations
+
+from service.metrics import AUTH_CACHE, REGISTRY
+from tests.conftest import ADMIN_PASSWORD
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def requests_seen(method: str, route: str, status: int) -> float:
+    return sample("mrsm_http_requests_total", method=method, route=route, status=str(status))
+
+
+def auth_seen(kind: str, result: str) -> float:
+    return sample("mrsm_auth_results_total", kind=kind, result=result)
+
+
+async def test_metrics_need_a_credential(client):
+    resp = await client.get("/metrics")
+    assert resp.status == 401
+    assert (await resp.json())["error"] == "unauthorized"
+
+
+async def test_metrics_refuse_a_regular_user(client, user_headers):
+    resp = await client.get("/metrics", headers=user_headers)
+    assert resp.status == 403
+    assert (await resp.json())["error"] == "insufficient_scope"
+
+
+async def test_metrics_refuse_an_admin_token_narrowed_without_read_users(client, api,
+                                                                          admin_headers):
+    token = await api.create_token(admin_headers, scopes=["read:tokens"])
+    resp = await client.get("/metrics", headers={"Authorization": token["api_key"]})
+    assert resp.status == 403
+
+
+async def test_metrics_for_an_admin_bearer_and_api_key(client, api, admin_headers):
+    resp = await client.get("/metrics", headers=admin_headers)
+    assert resp.status == 200
+    assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = await resp.text()
+    for name in ("mrsm_http_requests_total", "mrsm_http_request_duration_seconds_bucket",
+                 "mrsm_auth_results_total", "mrsm_auth_cache_total",
+                 'mrsm_db_pool_connections{state="idle"}',
+                 'mrsm_db_pool_connections{state="in_use"}', "mrsm_db_pool_max_connections 4.0",
+                 "process_resident_memory_bytes"):
+        assert name in text
+    token = await api.create_token(admin_headers, label="scraper")
+    resp = await client.get("/metrics", headers={"Authorization": token["api_key"]})
+    assert resp.status == 200
+
+
+async def test_requests_are_counted_by_route_pattern_and_status(client, api, admin_headers):
+    token = await api.create_token(admin_headers)
+    before_ok = requests_seen("GET", "/tokens/{id}", 200)
+    before_missing = requests_seen("GET", "/tokens/{id}", 404)
+    before_latency = sample("mrsm_http_request_duration_seconds_count",
+                            method="GET", route="/tokens/{id}")
+    assert (await client.get(f"/tokens/{token['id']}", headers=admin_headers)).status == 200
+    missing = "00000000-0000-4000-8000-000000000000"
+    assert (await client.get(f"/tokens/{missing}", headers=admin_headers)).status == 404
+    assert requests_seen("GET", "/tokens/{id}", 200) == before_ok + 1
+    assert requests_seen("GET", "/tokens/{id}", 404) == before_missing + 1
+    assert sample("mrsm_http_request_duration_seconds_count",
+                  method="GET", route="/tokens/{id}") == before_latency + 2
+
+
+async def test_unknown_paths_and_methods_cannot_mint_labels(client, admin_headers):
+    before = requests_seen("GET", "(unmatched)", 404)
+    assert (await client.get("/random-1234", headers=admin_headers)).status == 404
+    assert requests_seen("GET", "(unmatched)", 404) == before + 1
+    resp = await client.request("PROPFIND", "/healthz")
+    assert resp.status == 405
+    text = await (await client.get("/metrics", headers=admin_headers)).text()
+    assert "random-1234" not in text
+    assert "PROPFIND" not in text
+    assert 'method="OTHER"' in text
+
+
+async def test_authentication_results_by_kind(client, api, admin_headers):
+    token = await api.create_token(admin_headers, label="counted")
+    before = {(k, r): auth_seen(k, r)
+              for k in ("api_key", "jwt", "password", "client_credentials")
+              for r in ("ok", "refused")}
+
+    assert (await client.get("/users/me", headers={"Authorization": token["api_key"]})).status \
+        == 200
+    assert (await client.get("/users/me", headers=admin_headers)).status == 200
+    bad_key = token["api_key"][:-4] + "AAAA"
+    assert (await client.get("/users/me", headers={"Authorization": bad_key})).status == 401
+    assert (await client.get("/users/me",
+                             headers={"Authorization": "Bearer not.a.jwt"})).status == 401
+    resp = await client.post("/login", data={"grant_type": "password", "username": "admin",
+                                             "password": "wrong-password"})
+    assert resp.status == 400
+    await api.login("admin", ADMIN_PASSWORD)
+    await api.client_credentials(token)
+    resp = await client.post("/login", data={"grant_type": "client_credentials",
+                                             "client_id": token["id"],
+                                             "client_secret": "x" * 49})
+    assert resp.status == 401
+
+    delta = {key: auth_seen(*key) - value for key, value in before.items()}
+    assert delta == {
+        ("api_key", "ok"): 1, ("api_key", "refused"): 1,
+        ("jwt", "ok"): 1, ("jwt", "refused"): 1,
+        ("password", "ok"): 1, ("password", "refused"): 1,
+        ("client_credentials", "ok"): 1, ("client_credentials", "refused"): 1,
+    }
+
+
+async def test_the_cache_counter_is_exposed_with_hit_and_miss(client, admin_headers):
+    AUTH_CACHE.labels(result="hit")  # make sure both series exist, whoever counts first
+    AUTH_CACHE.labels(result="miss")
+    text = await (await client.get("/metrics", headers=admin_headers)).text()
+    assert 'mrsm_auth_cache_total{result="hit"}' in text
+    assert 'mrsm_auth_cache_total{result="miss"}' in text
+
+
+async def test_public_routes_and_missing_credentials_are_not_auth_results(client):
+    before = sum(auth_seen(k, r) for k in ("api_key", "jwt") for r in ("ok", "refused"))
+    assert (await client.get("/healthz", headers={"Authorization": "Bearer junk"})).status \
+        == 200
+    assert (await client.get("/tokens")).status == 401
+    after = sum(auth_seen(k, r) for k in ("api_key", "jwt") for r in ("ok", "refused"))
+    assert after == before

@@ -1,0 +1,120 @@
+"""Request ids and the one structured log line per request."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from service.app import create_app
+from service.observability import ACCESS_LOGGER, JsonFormatter, request_id_from
+from tests.conftest import ADMIN_PASSWORD
+
+
+@pytest.fixture
+async def logged_client(aiohttp_client, make_settings):
+    """The app with ACCESS_LOG on (the test settings turn it off)."""
+    return await aiohttp_client(create_app(make_settings(access_log=True)))
+
+
+def access_records(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == ACCESS_LOGGER]
+
+
+async def test_a_request_id_is_generated_and_returned(client):
+    first = await client.get("/healthz")
+    second = await client.get("/healthz")
+    assert first.headers["X-Request-ID"]
+    assert second.headers["X-Request-ID"] != first.headers["X-Request-ID"]
+
+
+async def test_the_callers_request_id_is_kept(client):
+    resp = await client.get("/healthz", headers={"X-Request-ID": "req-42:abc/def"})
+    assert resp.headers["X-Request-ID"] == "req-42:abc/def"
+
+
+@pytest.mark.parametrize("bad", ["x" * 129, "has space", "tab\there", "é-accent", ""])
+async def test_an_unacceptable_request_id_is_replaced(client, bad):
+    resp = await client.get("/healthz", headers={"X-Request-ID": bad})
+    assert resp.status == 200
+    assert resp.headers["X-Request-ID"] not in (bad, "")
+    assert request_id_from(bad) != bad
+
+
+async def test_errors_carry_the_request_id_too(client):
+    resp = await client.get("/tokens", headers={"X-Request-ID": "err-1"})
+    assert resp.status == 401
+    assert resp.headers["X-Request-ID"] == "err-1"
+    resp = await client.get("/no/such/path", headers={"X-Request-ID": "err-2"})
+    assert resp.status == 404
+    assert resp.headers["X-Request-ID"] == "err-2"
+
+
+async def test_one_log_line_per_request_with_the_documented_fields(logged_client, api, caplog):
+    await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
+    api.client = logged_client
+    headers = await api.bearer("admin", ADMIN_PASSWORD)
+    token = await api.create_token(headers, label="logged")
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    resp = await logged_client.get(f"/tokens/{token['id']}?limit=5&secret=hunter2",
+                                   headers={**headers, "X-Request-ID": "trace-7"})
+    assert resp.status == 200
+    records = access_records(caplog)
+    assert len(records) == 1
+    fields = records[0].fields
+    assert fields["method"] == "GET"
+    assert fields["route"] == "/tokens/{id}"
+    assert fields["path"] == f"/tokens/{token['id']}"  # never the query string
+    assert fields["status"] == 200
+    assert isinstance(fields["duration_ms"], float) and fields["duration_ms"] >= 0
+    assert fields["request_id"] == "trace-7"
+    assert fields["user_id"]  # the admin's id
+    assert fields["token_id"] is None  # a password bearer carries no token
+    assert fields["remote"] == "127.0.0.1"
+
+
+async def test_the_log_line_never_holds_a_credential(logged_client, api, caplog):
+    await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
+    api.client = logged_client
+    headers = await api.bearer("admin", ADMIN_PASSWORD)
+    token = await api.create_token(headers, label="secretive")
+    caplog.clear()
+    caplog.set_level(logging.DEBUG)
+    key_headers = {"Authorization": token["api_key"]}
+    assert (await logged_client.get("/users/me", headers=key_headers)).status == 200
+    assert (await logged_client.get("/users/me", headers=headers)).status == 200
+    resp = await logged_client.post("/login", data={"grant_type": "password",
+                                                    "username": "admin",
+                                                    "password": ADMIN_PASSWORD})
+    assert resp.status == 200
+    formatter = JsonFormatter()
+    lines = [formatter.format(r) for r in caplog.records]
+    access = [json.loads(line) for line, r in zip(lines, caplog.records, strict=True)
+              if r.name == ACCESS_LOGGER]
+    assert len(access) == 3
+    assert access[0]["token_id"] == token["id"]  # the API key's token is named, not its secret
+    text = "\n".join(lines)
+    for secret in (token["secret"], token["api_key"], headers["Authorization"].split()[1],
+                   ADMIN_PASSWORD, "Authorization"):
+        assert secret not in text
+
+
+async def test_no_log_line_when_access_log_is_off(client, caplog):
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    assert (await client.get("/healthz")).status == 200
+    assert access_records(caplog) == []
+
+
+def test_the_json_formatter_writes_one_parseable_line():
+    record = logging.LogRecord("service.x", logging.WARNING, __file__, 1, "odd \"text\"\nhere",
+                               None, None)
+    record.fields = {"status": 503}
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    parsed = json.loads(line)
+    assert parsed["level"] == "WARNING"
+    assert parsed["message"] == "odd \"text\"\nhere"
+    assert parsed["status"] == 503
+    assert parsed["time"].endswith("Z")
