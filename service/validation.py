@@ -64,6 +64,17 @@ def load_query(request: web.Request, schema: ma.Schema) -> Any:
     return validate(schema, flat, description="The query parameters are not valid.")
 
 
+def storable_text(value: str) -> None:
+    """Refuse text PostgreSQL cannot store (NUL) or UTF-8 cannot encode (unpaired surrogates,
+    which JSON's \\ud800 escapes can produce): either would be a 500 further on."""
+    if "\x00" in value:
+        raise ma.ValidationError("must not contain the NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ma.ValidationError("must not contain unpaired surrogates") from None
+
+
 class AwareDateTime(ma.fields.DateTime):
     """ISO 8601; a time without an offset means UTC. Always returns an aware datetime in UTC."""
 

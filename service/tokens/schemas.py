@@ -6,9 +6,9 @@ import marshmallow as ma
 
 from service.auth.scopes import order
 from service.users.schemas import USERNAME, scope_list
-from service.validation import AwareDateTime, StrictSchema, isoformat
+from service.validation import AwareDateTime, StrictSchema, isoformat, storable_text
 
-LABEL = ma.validate.Length(min=1, max=100)
+LABEL = [ma.validate.Length(min=1, max=100), storable_text]
 
 
 class TokenCreateSchema(StrictSchema):

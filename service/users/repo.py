@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import asyncpg
@@ -50,7 +51,14 @@ async def insert(conn: asyncpg.Connection, *, username: str, password_hash: str,
     return await conn.fetchrow(INSERT, uuid.uuid4(), username, password_hash, type_, scopes)
 
 
+# A name the users CHECK refuses matches no row; asking PostgreSQL anyway fails on a NUL
+# (a 500 from /login or /users/{username}).
+_POSSIBLE_NAME = re.compile(r"[A-Za-z0-9_.@-]{1,60}")
+
+
 async def by_name(conn: asyncpg.Connection, username: str) -> asyncpg.Record | None:
+    if _POSSIBLE_NAME.fullmatch(username) is None:
+        return None
     return await conn.fetchrow(BY_NAME, username)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from service.auth.scopes import ALL_SCOPES, order
-from service.validation import AwareDateTime, StrictSchema
+from service.validation import AwareDateTime, StrictSchema, storable_text
 
 
 class FullMatch(ma.validate.Regexp):
@@ -26,7 +26,7 @@ USERNAME = FullMatch(
     error="1 to 60 characters of A-Z a-z 0-9 _ . @ -",
 )
 RESERVED_USERNAMES = frozenset({"me"})
-PASSWORD = ma.validate.Length(min=8, max=1024)
+PASSWORD = [ma.validate.Length(min=8, max=1024), storable_text]
 
 
 def _known_scopes(value: list[str]) -> None:
@@ -58,7 +58,8 @@ class UserUpdateSchema(StrictSchema):
 
 
 class PasswordChangeSchema(StrictSchema):
-    current_password = ma.fields.String(required=True, validate=ma.validate.Length(max=1024))
+    current_password = ma.fields.String(required=True,
+                                        validate=[ma.validate.Length(max=1024), storable_text])
     new_password = ma.fields.String(required=True, validate=PASSWORD)
 
 
