@@ -27,6 +27,19 @@ def _int(env: Mapping[str, str], name: str, default: int | None, *, minimum: int
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 < value <= 300:  # also refuses nan and inf
+        raise ConfigError(f"{name} must be between 0 and 300 seconds, got {raw!r}")
+    return value
+
+
 def _log_format(env: Mapping[str, str]) -> str:
     value = (env.get("LOG_FORMAT") or "json").strip().lower()
     if value not in {"json", "text"}:
@@ -104,6 +117,7 @@ class Settings:
             hash_queue=_int(env, "HASH_QUEUE", defaults.hash_queue, minimum=1),
             db_pool_min=_int(env, "DB_POOL_MIN", defaults.db_pool_min, minimum=1),
             db_pool_max=_int(env, "DB_POOL_MAX", defaults.db_pool_max, minimum=1),
+            db_timeout=_seconds(env, "DB_TIMEOUT", defaults.db_timeout),
             auth_cache_size=_int(env, "AUTH_CACHE_SIZE", defaults.auth_cache_size, minimum=0),
             auth_cache_ttl_seconds=_int(
                 env, "AUTH_CACHE_TTL_SECONDS", defaults.auth_cache_ttl_seconds, minimum=0
