@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import uuid
 
 import asyncpg
@@ -76,7 +77,8 @@ class RevocationListener:
             try:
                 conn = await asyncpg.connect(
                     self._dsn, timeout=5,
-                    server_settings={"application_name": APPLICATION_NAME},
+                    # The pid tells operators (and tests) whose listener a backend is.
+                    server_settings={"application_name": f"{APPLICATION_NAME}-{os.getpid()}"},
                 )
                 conn.add_termination_listener(self._on_terminated)
                 await conn.add_listener(CHANNEL, self._on_notify)
