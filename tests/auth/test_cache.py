@@ -19,8 +19,8 @@ def _authn(client):
     return client.server.app[keys.AUTHN]
 
 
-async def _wait_for(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
+async def _wait_for(predicate, within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
@@ -115,7 +115,7 @@ async def test_losing_the_listener_disables_the_cache_until_it_reconnects(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE application_name LIKE 'mrsm-auth-listener-%' AND datname = current_database()")
         assert killed >= 1
-        await _wait_for(lambda: not authn.cache.enabled, timeout=3)
+        await _wait_for(lambda: not authn.cache.enabled, within=3)
         assert len(authn.cache) == 0
         # Still serving, from the database; a change is seen at once.
         assert await _status(client, token["api_key"]) == 200
@@ -124,7 +124,7 @@ async def test_losing_the_listener_disables_the_cache_until_it_reconnects(
         assert await _status(client, token["api_key"]) == 401
     finally:
         await conn.close()
-    await _wait_for(lambda: authn.cache.enabled, timeout=5)
+    await _wait_for(lambda: authn.cache.enabled, within=5)
 
 
 async def test_last_used_is_coalesced_and_flushed(aiohttp_client, make_settings, database_url):
