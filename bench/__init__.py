@@ -1,0 +1,1 @@
+"""Load benchmarks: they print figures and ratios measured in the same run; they assert nothing."""
