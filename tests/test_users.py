@@ -56,7 +56,7 @@ async def test_usernames_are_unique_without_regard_to_case(api, admin_headers):
 
 @pytest.mark.parametrize(("password", "status"), [
     ("x" * 7, 422), ("x" * 8, 201), ("x" * 1024, 201), ("x" * 1025, 422), ("", 422),
-    (12345678, 422), (None, 422),
+    (12345678, 422), (None, 422), ("nul\x00-password", 422), ("\ud800-lone-surrogate", 422),
 ])
 async def test_password_length_8_to_1024(api, admin_headers, password, status):
     resp = await post_user(api, admin_headers, username="pw", password=password)
@@ -65,6 +65,21 @@ async def test_password_length_8_to_1024(api, admin_headers, password, status):
         assert "password" not in await resp.json()
     else:
         assert "password" in (await assert_error(resp, 422))["fields"]
+
+
+async def test_unstorable_current_password_is_422(api, user_headers):
+    resp = await api.client.patch("/users/me", headers=user_headers,
+                                  json={"current_password": "\udfff\ud800-x",
+                                        "new_password": "brand-new-pass"})
+    assert "current_password" in (await assert_error(resp, 422))["fields"]
+
+
+@pytest.mark.parametrize("name", ["a%00b", "a%0A", "x" * 61, "sp%20ace"])
+async def test_impossible_username_in_path_is_404(api, admin_headers, name):
+    for method in ("PATCH", "DELETE"):
+        resp = await api.client.request(method, f"/users/{name}", headers=admin_headers,
+                                        json={"type": "user"})
+        await assert_error(resp, 404, "not_found")
 
 
 async def test_password_at_the_limits_can_log_in(api, admin_headers):
