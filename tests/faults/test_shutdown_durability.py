@@ -1,0 +1,97 @@
+"""SIGTERM drains in-flight requests; a 201 survives kill -9 and a PostgreSQL crash."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.faults.conftest import ADMIN
+
+SHUTDOWN_TIMEOUT = 10  # service.server.run_worker's shutdown_timeout
+
+
+def send_partial_post(port: int, path: str, headers: dict[str, str], body: bytes,
+                      first: int) -> socket.socket:
+    """A POST whose body is only partly sent: the handler is left waiting for the rest."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    head = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
+            f"Content-Length: {len(body)}", "Connection: close"]
+    head += [f"{name}: {value}" for name, value in headers.items()]
+    sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body[:first])
+    return sock
+
+
+def refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return True
+    return False
+
+
+def test_sigterm_stops_accepting_and_finishes_in_flight_requests(private_pg, start_service):
+    # A password login made slow on purpose (argon2 with a high time cost, about a second):
+    # it is still being worked on when SIGTERM arrives.
+    service = start_service(private_pg.dsn, ARGON2_TIME_COST="30", ARGON2_MEMORY_COST="16384")
+    form = urlencode({"grant_type": "password", "username": ADMIN[0], "password": ADMIN[1]})
+    with ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(service.request, "POST", "/login", body=form, headers={
+            "Content-Type": "application/x-www-form-urlencoded"})
+        time.sleep(0.3)
+        started = time.monotonic()
+        service.signal(signal.SIGTERM)
+        deadline = time.monotonic() + 3
+        while not refused(service.port):  # new connections are refused promptly
+            assert time.monotonic() < deadline, "still accepting connections after SIGTERM"
+            time.sleep(0.05)
+        assert not in_flight.done()  # ... while the login is still being answered
+        resp = in_flight.result(timeout=SHUTDOWN_TIMEOUT)
+    assert resp.status == 200, resp.body
+    assert resp.json()["access_token"]
+    assert service.proc.wait(timeout=SHUTDOWN_TIMEOUT + 5) == 0
+    assert time.monotonic() - started < SHUTDOWN_TIMEOUT
+
+
+def test_a_stalled_client_cannot_hold_shutdown_for_ever(private_pg, start_service):
+    """aiohttp stops reading once shutting down: a body still on its way never arrives, and
+    the request is cancelled after the shutdown timeout rather than holding the exit."""
+    service = start_service(private_pg.dsn)
+    bearer = service.bearer()
+    sock = send_partial_post(service.port, "/tokens", bearer, b'{"label": "never-finished"}',
+                             first=3)
+    time.sleep(0.3)
+    started = time.monotonic()
+    service.signal(signal.SIGTERM)
+    assert service.proc.wait(timeout=SHUTDOWN_TIMEOUT + 5) == 0
+    assert time.monotonic() - started < SHUTDOWN_TIMEOUT + 3
+    sock.close()
+
+
+@pytest.mark.parametrize("grant", ["api_key", "bearer"])
+def test_a_created_token_survives_kill_9_and_an_immediate_postgres_stop(private_pg,
+                                                                       start_service, grant):
+    service = start_service(private_pg.dsn)
+    bearer = service.bearer()
+    resp = service.json_request("POST", "/tokens", {"label": f"durable-{grant}-"
+                                                    f"{time.monotonic_ns()}"}, bearer)
+    assert resp.status == 201
+    token = resp.json()
+    # No grace for anyone: the service dies at once, then PostgreSQL crashes.
+    service.proc.send_signal(signal.SIGKILL)
+    service.proc.wait(timeout=5)
+    private_pg.stop()
+    private_pg.start()
+
+    again = start_service(private_pg.dsn)
+    credential = ({"Authorization": token["api_key"]} if grant == "api_key" else bearer)
+    resp = again.request("GET", "/users/me", headers=credential)
+    assert resp.status == 200, resp.body  # the bearer too: the JWT key lives in the database
+    resp = again.request("GET", f"/tokens/{token['id']}", headers=bearer)
+    assert resp.status == 200
+    assert resp.json()["label"] == token["label"]
+    assert resp.json()["is_valid"] is True
