@@ -52,18 +52,25 @@ RETURNING id, connector_keys, metric_key, location_key, parameters, created_at
 """
 DELETE = "DELETE FROM pipes WHERE id = $1"
 
-# One statement for the whole batch: the arrays travel in one round trip, and
-# RETURNING (xmax = 0) tells a fresh insert (no prior version) from a replaced row,
-# atomically even with concurrent writers. Timestamps arrive distinct (deduplicated by
-# the caller), which ON CONFLICT DO UPDATE requires.
+# The whole write in one statement, so one round trip and its own transaction: the
+# arrays carry every row, and RETURNING (xmax = 0) tells a fresh insert (no prior version)
+# from a replaced row, atomically even with concurrent writers. Timestamps arrive distinct
+# (deduplicated by the caller), which ON CONFLICT DO UPDATE requires. pipe_id comes back
+# NULL (and nothing is written) when the pipe does not exist.
 UPSERT = """
-WITH written AS (
+WITH pipe AS (
+    SELECT id FROM pipes
+    WHERE connector_keys = $1 AND metric_key = $2
+      AND coalesce(location_key, '') = coalesce($3, '')
+), written AS (
     INSERT INTO pipe_rows (pipe_id, ts, "values")
-    SELECT $1, u.ts, u.v::jsonb FROM unnest($2::timestamptz[], $3::text[]) AS u(ts, v)
+    SELECT pipe.id, u.ts, u.v::jsonb
+    FROM pipe, unnest($4::timestamptz[], $5::text[]) AS u(ts, v)
     ON CONFLICT (pipe_id, ts) DO UPDATE SET "values" = EXCLUDED."values"
     RETURNING (xmax = 0) AS fresh
 )
-SELECT count(*) FILTER (WHERE fresh) AS inserted, count(*) FILTER (WHERE NOT fresh) AS updated
+SELECT (SELECT id FROM pipe) AS pipe_id,
+       count(*) FILTER (WHERE fresh) AS inserted, count(*) FILTER (WHERE NOT fresh) AS updated
 FROM written
 """
 # Bounds: $2 inclusive, $3 exclusive, either NULL for open; rows as jsonb text, undecoded.
@@ -119,12 +126,15 @@ async def delete(conn: asyncpg.Connection, pipe_id: int) -> None:
     await conn.execute(DELETE, pipe_id)
 
 
-async def upsert_rows(conn: asyncpg.Connection, pipe_id: int, timestamps: list[datetime],
-                      values: list[str]) -> tuple[int, int]:
-    """Write rows (distinct timestamps, values as JSON object text); (inserted, updated)."""
-    if not timestamps:
-        return 0, 0
-    row = await conn.fetchrow(UPSERT, pipe_id, timestamps, values)
+async def upsert_rows(conn: asyncpg.Connection, connector_keys: str, metric_key: str,
+                      location_key: str | None, timestamps: list[datetime],
+                      values: list[str]) -> tuple[int, int] | None:
+    """Write rows (distinct timestamps, values as JSON object text) to the pipe with these
+    keys, in one statement; (inserted, updated), or None when there is no such pipe."""
+    row = await conn.fetchrow(UPSERT, connector_keys, metric_key, location_key,
+                              timestamps, values)
+    if row["pipe_id"] is None:
+        return None
     return row["inserted"], row["updated"]
 
 

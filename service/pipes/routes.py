@@ -164,18 +164,22 @@ async def post_rows(request: web.Request) -> web.Response:
     keys_ = path_keys(request)
     query = load_query(request, WriteQuerySchema())
     timestamps, values = parse_rows(await read_json(request))
-    async with request.app[keys.POOL].acquire() as conn, conn.transaction():
-        row = await repo.by_keys(conn, *keys_)
-        if row is None and query["create"]:
-            # ON CONFLICT DO NOTHING: two devices creating the same pipe both succeed.
-            row = await repo.insert(conn, *keys_, {}) or await repo.by_keys(conn, *keys_)
-        if row is None:
-            raise ApiError(404, "not_found",
-                           "No such pipe; register it first, or write with ?create=true.")
+    async with request.app[keys.POOL].acquire() as conn:
         try:
-            inserted, updated = await repo.upsert_rows(conn, row["id"], timestamps, values)
+            # One statement, hence one transaction: every row lands or none does.
+            written = await repo.upsert_rows(conn, *keys_, timestamps, values)
+            if written is None and query["create"]:
+                # First write of a new pipe: register it and write, together.
+                async with conn.transaction():
+                    # ON CONFLICT DO NOTHING: two devices creating the same pipe both succeed.
+                    await repo.insert(conn, *keys_, {})
+                    written = await repo.upsert_rows(conn, *keys_, timestamps, values)
         except asyncpg.ForeignKeyViolationError:
-            raise not_found("pipe") from None  # deleted while we wrote
+            written = None  # the pipe was deleted while we wrote
+    if written is None:
+        raise ApiError(404, "not_found",
+                       "No such pipe; register it first, or write with ?create=true.")
+    inserted, updated = written
     return web.json_response({"inserted": inserted, "updated": updated})
 
 

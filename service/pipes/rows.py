@@ -16,6 +16,10 @@ MAX_ROWS = 10_000
 TIMESTAMP = "timestamp"
 
 
+# One encoder for every call: json.dumps with options builds a new one each time.
+_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+
+
 class JsonNotStorable(ValueError):
     """A JSON value PostgreSQL's jsonb cannot hold (NaN, NUL characters, lone surrogates)."""
 
@@ -37,7 +41,7 @@ def encode_json(value: Any) -> str:
     all of them, so they are caught here as a 422 rather than as a database error (a 500).
     """
     try:
-        text = json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+        text = _ENCODER.encode(value)
     except ValueError:
         raise JsonNotStorable("numbers must be finite (no NaN or Infinity)") from None
     # Cheap test first; the exact walk only runs when the escape text is present at all.
