@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -76,7 +75,7 @@ class Http:
 class Server:
     base_url: str
     http: Http
-    process: subprocess.Popen
+    process: asyncio.subprocess.Process
     log: Path
 
 
@@ -93,34 +92,40 @@ async def run_service(database_url: str, name: str, **env: str) -> AsyncIterator
                 "LAST_USED_FLUSH_SECONDS": "1", **env}
     log = ARTIFACTS / f"service-{name}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "service"], cwd=PROJECT_ROOT,
-                                   env=full_env, stdout=out, stderr=subprocess.STDOUT)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "service", cwd=PROJECT_ROOT, env=full_env,
+            stdout=out, stderr=asyncio.subprocess.STDOUT)
     http = Http(f"http://127.0.0.1:{port}")
     try:
         await _wait_healthy(process, http, log)
         yield Server(http.base_url, http, process, log)
     finally:
-        process.terminate()
-        try:
-            await asyncio.to_thread(process.wait, 10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            await asyncio.to_thread(process.wait)
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
 
 
-async def _wait_healthy(process: subprocess.Popen, http: Http, log: Path) -> None:
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-4000:]
+
+
+async def _wait_healthy(process: asyncio.subprocess.Process, http: Http, log: Path) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
     while True:
-        if process.poll() is not None:
-            pytest.fail(f"the service exited ({process.returncode}):\n{log.read_text()}")
+        if process.returncode is not None:
+            pytest.fail(f"the service exited ({process.returncode}):\n{_tail(log)}")
         try:
             if (await http.call("GET", "/healthz"))[0] == 200:
                 return
         except aiohttp.ClientError:
             pass
         if loop.time() > deadline:
-            pytest.fail(f"the service did not answer /healthz in 30 s:\n{log.read_text()}")
+            pytest.fail(f"the service did not answer /healthz in 30 s:\n{_tail(log)}")
         await asyncio.sleep(0.1)
 
 
@@ -144,10 +149,14 @@ async def people(settings: Settings) -> dict[str, tuple[str, str]]:
     return {"admin": ADMIN, "alice": ALICE}
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def browser() -> AsyncIterator[Browser]:
+def _require_chromium() -> None:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    _require_chromium()
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                                     args=CHROMIUM_ARGS)
