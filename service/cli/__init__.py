@@ -131,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, InstanceError) as err:
         print(f"mrsm: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`mrsm show tokens | head`): stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         print("\nmrsm: interrupted; nothing more was done.", file=sys.stderr)
         return 130

@@ -19,7 +19,7 @@ import asyncpg
 from service.auth.passwords import PasswordHasher
 from service.auth.scopes import SCOPES, order
 from service.config import ConfigError, Settings
-from service.db import mask_dsn
+from service.db import create_pool, mask_dsn
 from service.errors import ApiError
 from service.sdk.base import Connector, InstanceError
 from service.sdk.config import instance_config
@@ -78,16 +78,18 @@ class SQLConnector(Connector):
         settings = self.settings
         dsn = settings.database_url or ""
         try:
-            conn = await asyncpg.connect(dsn, timeout=settings.db_timeout, command_timeout=30)
+            # A one-connection pool: the service's own connection set-up (JSON codecs).
+            pool = await create_pool(settings, min_size=1, max_size=1)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise InstanceError(f"Cannot connect to the database {mask_dsn(dsn)}: "
                                 f"{str(err) or type(err).__name__}") from None
         try:
-            if transaction:
-                async with conn.transaction():
+            async with pool.acquire() as conn:
+                if transaction:
+                    async with conn.transaction():
+                        yield conn
+                else:
                     yield conn
-            else:
-                yield conn
         except ApiError as err:
             raise InstanceError(err.description, status=err.status, code=err.code,
                                 fields=err.fields) from None
@@ -96,7 +98,7 @@ class SQLConnector(Connector):
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise InstanceError(f"Database error: {err}") from None
         finally:
-            await conn.close()
+            await pool.close()
 
     @staticmethod
     def _validate(schema, body: dict) -> dict:

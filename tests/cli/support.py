@@ -1,0 +1,169 @@
+"""Running the real `mrsm` console script, and a real service for `api:` instances.
+
+Shared by tests/cli and tests/sdk. The service runs once per test session in a
+subprocess (`python -m service`) on this run's database; since every test starts
+with empty tables, each test creates the users it needs.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pty
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from service.auth.passwords import PasswordHasher
+from service.config import PROJECT_ROOT, Settings
+from service.users.routes import create_user
+
+MRSM = Path(sys.executable).with_name("mrsm")
+CHEAP_ARGON2 = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "8", "ARGON2_PARALLELISM": "1"}
+ROOT_PASSWORD = "root-password-1"  # noqa: S105 (a test fixture)
+PASSWORD = "user-password-1"  # noqa: S105
+
+
+def base_env(database_url: str, tmp_config: Path, **extra: str) -> dict[str, str]:
+    """The environment of a subprocess: this run's database, cheap argon2, no MRSM_* leaking
+    in from the developer's shell, and a config file path that does not exist."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MRSM_")}
+    env.update(CHEAP_ARGON2, DATABASE_URL=database_url, MRSM_CONFIG=str(tmp_config),
+               LOG_LEVEL="WARNING", PYTHONWARNINGS="error")
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def error_line(self) -> str:
+        """The one line a failing command writes last on stderr."""
+        lines = self.stderr.strip().splitlines()
+        return lines[-1] if lines else ""
+
+
+def run_mrsm(args: list[str], env: dict[str, str], *, stdin: str | None = None,
+             timeout: float = 60) -> Result:
+    """`mrsm ARGS` with no terminal: stdin is `stdin` (a pipe) or /dev/null."""
+    kwargs = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
+    proc = subprocess.run([str(MRSM), *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, **kwargs)
+    return _checked(Result(proc.returncode, proc.stdout, proc.stderr))
+
+
+def _checked(result: Result) -> Result:
+    # Whatever happened, the user sees sentences, never a stack trace or a leak warning.
+    for sign in ("Traceback", "Exception ignored", "Warning:"):
+        assert sign not in result.stderr, result.stderr
+    return result
+
+
+def run_mrsm_tty(args: list[str], env: dict[str, str], answers: list[str], *,
+                 timeout: float = 60) -> Result:
+    """`mrsm ARGS` with a pseudo-terminal on stdin, typing `answers` one line each.
+
+    A new session, so the child has no controlling terminal: getpass reads the pty
+    (echo off) rather than the terminal pytest may run in. Prompts go to stderr.
+    """
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([str(MRSM), *args], env=env, stdin=slave,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        os.close(slave)
+        slave = -1
+        # The terminal's line discipline hands the program one line per read.
+        os.write(master, "".join(a + "\n" for a in answers).encode())
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            raise AssertionError(f"mrsm {args} hung; stderr so far:\n{err}") from None
+    finally:
+        if slave != -1:
+            os.close(slave)
+        os.close(master)
+    return _checked(Result(proc.returncode, out, err))
+
+
+def cheap_settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, argon2_time_cost=1, argon2_memory_cost=8,
+                    argon2_parallelism=1)
+
+
+async def add_user(database_url: str, username: str, password: str = PASSWORD, *,
+                   type_: str = "user", scopes: list[str] | None = None) -> None:
+    """A user straight in the database, as tests/conftest.py's `api.create_user` does."""
+    hasher = PasswordHasher(cheap_settings(database_url))
+    conn = await asyncpg.connect(database_url)
+    try:
+        await create_user(conn, hasher, username=username, password=password, type_=type_,
+                          scopes=scopes)
+    finally:
+        await conn.close()
+        hasher.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """`python -m service` on a free port, started once and stopped at the end."""
+
+    _running: Server | None = None
+
+    def __init__(self, database_url: str, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = base_env(database_url, log.with_suffix(".toml"), PORT=str(self.port),
+                       ADMIN_USERNAME="root", ADMIN_PASSWORD=ROOT_PASSWORD, ACCESS_LOG="0")
+        env.pop("PYTHONWARNINGS")
+        self._log = log.open("w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "service"], env=env,
+                                     cwd=PROJECT_ROOT, stdout=self._log, stderr=self._log,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as resp:  # noqa: S310
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the service did not start; see {log}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+    @classmethod
+    def shared(cls, database_url: str, log: Path) -> Server:
+        """One server for the session, whichever test directory asks first."""
+        if cls._running is None or cls._running.proc.poll() is not None:
+            cls._running = cls(database_url, log)
+            atexit.register(cls._running.stop)
+        return cls._running
