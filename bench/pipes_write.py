@@ -158,15 +158,18 @@ async def direct_phase(pool: asyncpg.Pool, location: str, args, concurrency: int
 
     def job(stamps, values):
         async def write():
-            async with pool.acquire() as conn, conn.transaction():
+            async with pool.acquire() as conn:
                 if row_by_row:
-                    await conn.executemany(
-                        'INSERT INTO pipe_rows (pipe_id, ts, "values") '
-                        "VALUES ($1, $2, $3::text::jsonb) ON CONFLICT (pipe_id, ts) "
-                        'DO UPDATE SET "values" = EXCLUDED."values"',
-                        [(pipe["id"], ts, v) for ts, v in zip(stamps, values, strict=True)])
+                    async with conn.transaction():
+                        await conn.executemany(
+                            'INSERT INTO pipe_rows (pipe_id, ts, "values") '
+                            "VALUES ($1, $2, $3::text::jsonb) ON CONFLICT (pipe_id, ts) "
+                            'DO UPDATE SET "values" = EXCLUDED."values"',
+                            [(pipe["id"], ts, v) for ts, v in zip(stamps, values, strict=True)])
                 else:
-                    await repo.upsert_rows(conn, pipe["id"], stamps, values)
+                    # Exactly what the handler runs: one statement, its own transaction.
+                    await repo.upsert_rows(conn, "bench:direct", "temperature", location,
+                                           stamps, values)
         return write
 
     how = "executemany, row by row" if row_by_row else "the service's upsert"
