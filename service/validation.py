@@ -39,7 +39,9 @@ async def read_json(request: web.Request) -> Any:
     raw = await request.read()  # aiohttp raises 413 past client_max_size
     try:
         return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    # ValueError covers JSONDecodeError, UnicodeDecodeError and an integer literal past
+    # Python's 4300-digit limit; RecursionError is deep nesting such as "[[[[...".
+    except (ValueError, RecursionError):
         raise ApiError(400, "invalid_request", "The body is not valid JSON.") from None
 
 
