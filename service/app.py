@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from service import keys, meta
+from service.abuse.hooks import abuse_ctx
+from service.audit.routes import routes as audit_routes
 from service.auth.authenticator import Authenticator
 from service.auth.cache import CredentialCache
 from service.auth.jwt import JwtCodec
@@ -70,8 +72,10 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(pool_ctx)
     app.cleanup_ctx.append(auth_ctx)
     app.cleanup_ctx.append(authn_ctx)
+    app.cleanup_ctx.append(abuse_ctx)
     for table in (meta.routes, login_routes, user_routes, token_routes, pipe_routes):
         app.router.add_routes(table)
     app.router.add_routes(console_routes)
     app.router.add_routes(metrics_routes)
+    app.router.add_routes(audit_routes)
     return app

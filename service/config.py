@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from service.abuse.settings import AbuseSettings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -80,6 +82,8 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"  # or "text"
     access_log: bool = True
+    # Throttling and trusted proxies (issue 7; see service/abuse/settings.py).
+    abuse: AbuseSettings = field(default_factory=AbuseSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -92,7 +96,12 @@ class Settings:
         if jwt_secret is not None and len(jwt_secret.encode()) < 32:
             raise ConfigError("JWT_SECRET must be at least 32 bytes (256 bits) long")
         defaults = cls()
+        try:
+            abuse = AbuseSettings.from_env(env)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
         return cls(
+            abuse=abuse,
             database_url=env.get("DATABASE_URL") or None,
             host=env.get("HOST") or defaults.host,
             port=_int(env, "PORT", defaults.port, minimum=0),

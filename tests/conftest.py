@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from service.abuse.settings import AbuseSettings
 from service.app import create_app
 from service.auth.passwords import PasswordHasher
 from service.config import Settings
@@ -56,6 +57,8 @@ def settings(database_url: str) -> Settings:
         db_pool_min=1,
         db_pool_max=4,
         access_log=False,
+        # Throttling off by default: many tests fail logins on purpose; tests/abuse turns it on.
+        abuse=AbuseSettings(throttle_enabled=False),
     )
 
 

@@ -15,7 +15,7 @@ from service.auth.principal import Principal, token_scopes, user_scopes
 KEY_WITH_OWNER = """
 SELECT t.id, t.label, t.secret_hash, t.scopes AS token_scopes, t.expiration,
        t.invalidated_at, u.id AS user_id, u.username, u.type, u.scopes AS user_scopes,
-       u.created_at AS user_created_at
+       u.created_at AS user_created_at, t.rate_limit, t.allowed_cidrs
 FROM tokens t JOIN users u ON u.id = t.user_id
 WHERE t.id = $1
 """
@@ -45,6 +45,8 @@ def principal_from_token_row(row: asyncpg.Record, kind: str,
         token_label=row["label"],
         expires_at=row["expiration"],
         user_created_at=row["user_created_at"],
+        rate_limit=row["rate_limit"],  # issue 7: the token's own limits
+        allowed_cidrs=tuple(row["allowed_cidrs"]) if row["allowed_cidrs"] is not None else None,
     )
 
 

@@ -11,10 +11,12 @@ import marshmallow as ma
 from aiohttp import web
 
 from service import keys, metrics
+from service.abuse import hooks as abuse
 from service.auth.apikeys import parse_client_id
 from service.auth.jwt import expires_iso
 from service.auth.principal import user_scopes
 from service.auth.scopes import order, public
+from service.errors import ApiError
 from service.openapi import doc
 from service.users import repo as users_repo
 
@@ -132,16 +134,26 @@ async def _password_grant(request: web.Request, params: dict[str, str]) -> web.R
     app = request.app
     hasher = app[keys.HASHER]
     async with app[keys.POOL].acquire() as conn:
+        # issue 7: 429 when this address may not try this username now.
+        await abuse.check_password_login(request, conn, params["username"])
         user = await users_repo.by_name(conn, params["username"])
-        # Unknown users cost one argon2 verification too: same body, about the same time.
-        ok = await hasher.verify(user["password_hash"] if user else None, params["password"])
-        if not ok or user is None:
-            raise OAuthError("invalid_grant", "The username or password is wrong.")
-        if hasher.needs_rehash(user["password_hash"]):
-            await users_repo.rehash(conn, user["id"], await hasher.hash(params["password"]))
+    # The connection goes back before the argon2 work: logins queued on the hash pool
+    # must not hold the database connections that API-key requests need.
+    # Unknown users cost one argon2 verification too: same body, about the same time.
+    ok = await hasher.verify(user["password_hash"] if user else None, params["password"])
+    if not ok or user is None:
+        await abuse.login_failed(request, "password", username=params["username"], user=user,
+                                 reason="wrong_password" if user else "unknown_user")  # issue 7
+        raise OAuthError("invalid_grant", "The username or password is wrong.")
+    if hasher.needs_rehash(user["password_hash"]):
+        new_hash = await hasher.hash(params["password"])
+        async with app[keys.POOL].acquire() as conn:
+            await users_repo.rehash(conn, user["id"], new_hash)
     scopes = _narrow(params, user_scopes(user["type"], user["scopes"]))
     token, exp = app[keys.JWT].issue(user_id=user["id"], scopes=scopes,
                                      password_version=user["password_version"])
+    abuse.login_succeeded(request, "password", user_id=user["id"],
+                          username=user["username"])  # issue 7: audit
     return _granted(token, exp, scopes, _now())
 
 
@@ -156,16 +168,24 @@ async def _client_credentials_grant(request: web.Request, params: dict[str, str]
         _require(params, "client_id", "client_secret")
         client_id_text, secret = params["client_id"], params["client_secret"]
     client_id = parse_client_id(client_id_text)
+    abuse.check_client_login(request, client_id)  # issue 7: 429 when blocked
     if client_id is None:
+        await abuse.login_failed(request, "client_credentials",
+                                 reason="malformed_client_id")  # issue 7
         raise _invalid_client(basic=basic is not None)
     app = request.app
     principal = await app[keys.AUTHN].verify_client(client_id, secret)
-    if principal is None:
+    # issue 7: the token's networks and rate limit apply here as to its API key.
+    if principal is None or not abuse.admit(request, principal):
+        await abuse.login_failed(request, "client_credentials", client_id=client_id,
+                                 reason="wrong_secret" if principal is None else "network")
         raise _invalid_client(basic=basic is not None)
     scopes = _narrow(params, principal.scopes)
     token, exp = app[keys.JWT].issue(user_id=principal.user_id, scopes=scopes,
                                      token_id=principal.token_id,
                                      token_expiration=principal.expires_at)
+    abuse.login_succeeded(request, "client_credentials", user_id=principal.user_id,
+                          username=principal.username, token_id=principal.token_id)  # issue 7
     return _granted(token, exp, scopes, _now())
 
 
@@ -197,6 +217,13 @@ async def login(request: web.Request) -> web.Response:
     except OAuthError as err:
         _count_failure(grant, err)
         return err.response()
+    except ApiError as err:
+        if err.status != 429:
+            raise
+        # issue 7: throttled; answered like every other /login error (no-store, counted).
+        throttled = OAuthError(err.code, err.description, err.status, err.headers)
+        _count_failure(grant, throttled)
+        return throttled.response()
     metrics.record_auth(grant, "ok")
     return response
 

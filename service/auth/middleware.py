@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from service import keys
+from service.abuse import hooks as abuse
 from service.auth.apikeys import API_KEY_PREFIX
 from service.auth.principal import Principal
 from service.auth.scopes import order, requirement_of
@@ -87,8 +88,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     header = request.headers.get("Authorization")
     if not header:
         raise missing_credential()
+    abuse.before_auth(request, header)  # issue 7: 429 for a blocked source or key
     principal = await authenticate(request, header)
-    if principal is None:
+    # issue 7: the token's own networks and rate limit; failures count toward throttling.
+    if principal is None or not abuse.admit(request, principal):
+        await abuse.auth_failed(request, header, principal)
         raise invalid_credential()
     if not requirement.scopes <= principal.scopes:
         raise insufficient_scope(requirement.scopes)

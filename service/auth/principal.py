@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from ipaddress import IPv4Network, IPv6Network
 
 from service.auth.scopes import ADMIN_ONLY_SCOPES, ALL_SCOPES
 
@@ -20,6 +21,9 @@ class Principal:
     token_label: str | None = None
     expires_at: datetime | None = None  # the token's expiration, if any
     user_created_at: datetime | None = None
+    # The token's own limits (issue 7, service/abuse): requests per minute, source networks.
+    rate_limit: int | None = None
+    allowed_cidrs: tuple[IPv4Network | IPv6Network, ...] | None = None
 
     @property
     def is_admin(self) -> bool:

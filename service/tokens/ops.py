@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from service.audit import recorder as audit
+from service.audit import repo as audit_repo
 from service.auth import apikeys
 from service.auth.principal import Principal, user_scopes
 from service.auth.scopes import ALL_SCOPES, order
@@ -98,7 +100,8 @@ async def visible_token(conn: asyncpg.Connection, actor: Principal,
 async def register(conn: asyncpg.Connection, settings: Settings, actor: Principal, *,
                    label: str | None = None, expiration_given: bool = False,
                    expiration: datetime | None = None, scopes: list[str] | None = None,
-                   username: str | None = None) -> dict:
+                   username: str | None = None, rate_limit: int | None = None,
+                   allowed_cidrs: list | None = None) -> dict:
     """Create a token; returns its representation with `secret` and `api_key` (the only time)."""
     now = datetime.now(UTC)
     if username is None or username.lower() == actor.username.lower():
@@ -124,11 +127,16 @@ async def register(conn: asyncpg.Connection, settings: Settings, actor: Principa
         await repo.insert(conn, token_id=token_id, user_id=owner["id"],
                           label=label or generate_label(),
                           secret_hash=apikeys.hash_secret(secret), scopes=chosen_scopes,
-                          expiration=chosen_expiration)
+                          expiration=chosen_expiration, rate_limit=rate_limit,
+                          allowed_cidrs=allowed_cidrs)
     except asyncpg.UniqueViolationError:
         raise ApiError(409, "conflict",
                        f"{owner['username']} already has a token labelled '{label}'.") from None
-    out = token_out(await repo.by_id(conn, token_id), now)
+    row = await repo.by_id(conn, token_id)
+    out = token_out(row, now)
+    # issue 7: audited in the transaction that registers it (never the secret).
+    await audit.token_event(conn, audit_repo.TOKEN_REGISTERED, actor, row, {
+        k: out[k] for k in ("label", "scopes", "expiration", "rate_limit", "allowed_cidrs")})
     out["secret"] = secret
     out["api_key"] = apikeys.make_api_key(token_id, secret)
     return out
@@ -146,12 +154,17 @@ async def edit(conn: asyncpg.Connection, settings: Settings, actor: Principal,
         update["expiration"] = resolve_expiration(settings, True, changes["expiration"], now)
     if "scopes" in changes:
         update["scopes"] = resolve_scopes(changes["scopes"], owner_scopes_of(row), actor.scopes)
+    for name in ("rate_limit", "allowed_cidrs"):  # issue 7: per-token limits
+        if name in changes:
+            update[name] = changes[name]
     if update:
         try:
             await repo.update(conn, row["id"], update)
         except asyncpg.UniqueViolationError:
             raise ApiError(409, "conflict",
                            f"The owner already has a token labelled '{update['label']}'.") from None
+        await audit.token_event(conn, audit_repo.TOKEN_EDITED, actor, row,
+                                {"label": row["label"], "changes": update})  # issue 7
     return token_out(await repo.by_id(conn, row["id"]), now)
 
 
@@ -159,6 +172,7 @@ async def invalidate(conn: asyncpg.Connection, actor: Principal,
                      token_id: uuid.UUID | str) -> dict:
     row = await visible_token(conn, actor, token_id)
     await repo.invalidate(conn, row["id"])
+    await audit.token_event(conn, audit_repo.TOKEN_INVALIDATED, actor, row)  # issue 7
     return token_out(await repo.by_id(conn, row["id"]), datetime.now(UTC))
 
 
@@ -166,6 +180,7 @@ async def delete(conn: asyncpg.Connection, actor: Principal,
                  token_id: uuid.UUID | str) -> uuid.UUID:
     row = await visible_token(conn, actor, token_id)
     await repo.delete(conn, row["id"])
+    await audit.token_event(conn, audit_repo.TOKEN_DELETED, actor, row)  # issue 7
     return row["id"]
 
 

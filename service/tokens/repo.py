@@ -9,13 +9,15 @@ import asyncpg
 
 _SELECT = """
 SELECT t.id, t.user_id, u.username, u.type AS user_type, u.scopes AS user_scopes,
-       t.label, t.scopes, t.expiration, t.created_at, t.invalidated_at, t.last_used_at
+       t.label, t.scopes, t.expiration, t.created_at, t.invalidated_at, t.last_used_at,
+       t.rate_limit, t.allowed_cidrs
 FROM tokens t LEFT JOIN users u ON u.id = t.user_id
 """
 
 INSERT = """
-INSERT INTO tokens (id, user_id, label, secret_hash, scopes, expiration)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO tokens (id, user_id, label, secret_hash, scopes, expiration, rate_limit,
+                    allowed_cidrs)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 """
 BY_ID = _SELECT + "WHERE t.id = $1"
 # $1: owner id or NULL for every token; newest first.
@@ -29,7 +31,9 @@ UPDATE = """
 UPDATE tokens SET
     label = CASE WHEN $2 THEN $3 ELSE label END,
     expiration = CASE WHEN $4 THEN $5 ELSE expiration END,
-    scopes = CASE WHEN $6 THEN $7 ELSE scopes END
+    scopes = CASE WHEN $6 THEN $7 ELSE scopes END,
+    rate_limit = CASE WHEN $8 THEN $9 ELSE rate_limit END,
+    allowed_cidrs = CASE WHEN $10 THEN $11::cidr[] ELSE allowed_cidrs END
 WHERE id = $1
 """
 INVALIDATE = "UPDATE tokens SET invalidated_at = coalesce(invalidated_at, now()) WHERE id = $1"
@@ -38,8 +42,10 @@ DELETE = "DELETE FROM tokens WHERE id = $1"
 
 async def insert(conn: asyncpg.Connection, *, token_id: uuid.UUID, user_id: uuid.UUID,
                  label: str, secret_hash: bytes, scopes: list[str],
-                 expiration: datetime | None) -> None:
-    await conn.execute(INSERT, token_id, user_id, label, secret_hash, scopes, expiration)
+                 expiration: datetime | None, rate_limit: int | None = None,
+                 allowed_cidrs: list | None = None) -> None:
+    await conn.execute(INSERT, token_id, user_id, label, secret_hash, scopes, expiration,
+                       rate_limit, allowed_cidrs)
 
 
 async def by_id(conn: asyncpg.Connection, token_id: uuid.UUID) -> asyncpg.Record | None:
@@ -59,6 +65,8 @@ async def update(conn: asyncpg.Connection, token_id: uuid.UUID, changes: dict) -
         "label" in changes, changes.get("label"),
         "expiration" in changes, changes.get("expiration"),
         "scopes" in changes, changes.get("scopes"),
+        "rate_limit" in changes, changes.get("rate_limit"),
+        "allowed_cidrs" in changes, changes.get("allowed_cidrs"),
     )
 
 

@@ -39,6 +39,7 @@ async def post_token(request: web.Request) -> web.Response:
             label=body.get("label"), expiration_given="expiration" in body,
             expiration=body.get("expiration"), scopes=body.get("scopes"),
             username=body.get("user"),
+            rate_limit=body.get("rate_limit"), allowed_cidrs=body.get("allowed_cidrs"),  # issue 7
         )
     return web.json_response(out, status=201, headers={"Cache-Control": "no-store"})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from service.abuse.fields import CidrList, cidrs_out, rate_limit_field
 from service.auth.scopes import order
 from service.users.schemas import USERNAME, scope_list
 from service.validation import AwareDateTime, StrictSchema, isoformat, storable_text
@@ -18,12 +19,16 @@ class TokenCreateSchema(StrictSchema):
                                                         "null: never (if the policy allows)"})
     scopes = scope_list()
     user = ma.fields.String(validate=USERNAME, metadata={"description": "owner (admins only)"})
+    rate_limit = rate_limit_field()  # issue 7: optional per-token limits
+    allowed_cidrs = CidrList()
 
 
 class TokenUpdateSchema(StrictSchema):
     label = ma.fields.String(validate=LABEL)
     expiration = AwareDateTime(allow_none=True)
     scopes = scope_list()
+    rate_limit = rate_limit_field()  # issue 7
+    allowed_cidrs = CidrList()
 
 
 class TokenSchema(ma.Schema):
@@ -36,6 +41,8 @@ class TokenSchema(ma.Schema):
     is_valid = ma.fields.Boolean()
     invalidated_at = AwareDateTime(allow_none=True)
     last_used_at = AwareDateTime(allow_none=True)
+    rate_limit = ma.fields.Integer(allow_none=True)  # issue 7
+    allowed_cidrs = ma.fields.List(ma.fields.String(), allow_none=True)
 
 
 class TokenCreatedSchema(TokenSchema):
@@ -73,4 +80,6 @@ def token_out(row, now) -> dict:
         "is_valid": row["invalidated_at"] is None and row["username"] is not None and not expired,
         "invalidated_at": _iso(row["invalidated_at"]),
         "last_used_at": _iso(row["last_used_at"]),
+        "rate_limit": row["rate_limit"],  # issue 7
+        "allowed_cidrs": cidrs_out(row["allowed_cidrs"]),
     }

@@ -6,6 +6,8 @@ import asyncpg
 from aiohttp import web
 
 from service import keys
+from service.audit import recorder as audit
+from service.audit import repo as audit_repo
 from service.auth.middleware import principal_of
 from service.auth.principal import user_scopes
 from service.auth.scopes import (
@@ -66,10 +68,12 @@ async def create_user(conn: asyncpg.Connection, hasher, *, username: str, passwo
 @doc("Register a user", tag="users", body=UserCreateSchema, responses={201: UserSchema})
 async def post_user(request: web.Request) -> web.Response:
     body = await load_body(request, UserCreateSchema())
-    async with request.app[keys.POOL].acquire() as conn:
+    async with request.app[keys.POOL].acquire() as conn, conn.transaction():
         row = await create_user(conn, request.app[keys.HASHER], username=body["username"],
                                 password=body["password"], type_=body["type"],
                                 scopes=body["scopes"])
+        await audit.user_event(conn, audit_repo.USER_CREATED, principal_of(request), row,
+                               {"type": row["type"], "scopes": row["scopes"]})  # issue 7
     return web.json_response(render(row), status=201)
 
 
@@ -117,8 +121,11 @@ async def patch_me(request: web.Request) -> web.Response:
         if not await hasher.verify(row["password_hash"], body["current_password"]):
             raise ApiError(403, "forbidden", "The current password is wrong.")
         new_hash = await hasher.hash(body["new_password"])
-        row = await repo.update(conn, principal.user_id, password_hash=new_hash,
-                                type_=None, scopes=None)
+        async with conn.transaction():
+            row = await repo.update(conn, principal.user_id, password_hash=new_hash,
+                                    type_=None, scopes=None)
+            await audit.user_event(conn, audit_repo.USER_CHANGED, principal, row,
+                                   {"password": "changed"})  # issue 7
     request.app[keys.AUTHN].forget_user(principal.user_id)
     return web.json_response(render(row))
 
@@ -145,6 +152,9 @@ async def patch_user(request: web.Request) -> web.Response:
             await _keep_one_admin(conn)
         row = await repo.update(conn, row["id"], password_hash=new_hash,
                                 type_=body.get("type"), scopes=scopes)
+        await audit.user_event(conn, audit_repo.USER_CHANGED, principal_of(request), row, {
+            **({"password": "changed"} if new_hash else {}),
+            **{k: body[k] for k in ("type", "scopes") if k in body}})  # issue 7
     request.app[keys.AUTHN].forget_user(row["id"])
     return web.json_response(render(row))
 
@@ -161,6 +171,8 @@ async def delete_user(request: web.Request) -> web.Response:
         if row["type"] == "admin":
             await _keep_one_admin(conn)
         await repo.delete(conn, row["id"])
+        await audit.user_event(conn, audit_repo.USER_DELETED, principal_of(request), row,
+                               {"type": row["type"]})  # issue 7
     request.app[keys.AUTHN].forget_user(row["id"])
     return web.Response(status=204)
 

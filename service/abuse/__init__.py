@@ -1,0 +1,1 @@
+"""Abuse limits: failed-authentication throttling, per-token rate limits and networks."""

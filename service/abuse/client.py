@@ -1,0 +1,55 @@
+"""The client's address: the socket's peer, or a trusted proxy's header when configured."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from aiohttp import web
+
+from service.abuse.settings import AbuseSettings
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _parse(text: str | None) -> Address | None:
+    if not text:
+        return None
+    try:
+        address = ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+    # An IPv4 client seen through an IPv6 socket is the IPv4 client.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _trusted(address: Address, settings: AbuseSettings) -> bool:
+    return any(address in network for network in settings.trusted_proxies)
+
+
+def client_address(request: web.Request, settings: AbuseSettings) -> Address | None:
+    """Where the request comes from; None only for a socket without an IP peer.
+
+    The header is read only when TRUSTED_PROXY_HEADER is set and the connection
+    comes from one of TRUSTED_PROXIES; otherwise anyone could claim any address.
+    X-Forwarded-For is read right to left, skipping our own proxies: the first
+    address that is not one of them is the client (the left part is the client's
+    own say-so and could be forged).
+    """
+    peer = _parse(request.remote)
+    header = settings.trusted_proxy_header
+    if header is None or peer is None or not _trusted(peer, settings):
+        return peer
+    hops = [part for part in request.headers.getall(header, []) for part in part.split(",")]
+    for hop in reversed(hops):
+        address = _parse(hop)
+        if address is None:
+            return peer  # a malformed hop: trust nothing past it
+        if not _trusted(address, settings):
+            return address
+    return _parse(hops[0]) if hops else peer
+
+
+def source_text(address: Address | None) -> str:
+    return str(address) if address is not None else "unknown"

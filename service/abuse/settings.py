@@ -1,0 +1,76 @@
+"""The abuse limits' settings, read from the environment (see README, "Abuse limits and audit")."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def parse_networks(raw: str, name: str = "TRUSTED_PROXIES") -> tuple[Network, ...]:
+    """A comma-separated list of CIDRs (a bare address is a /32 or /128)."""
+    networks = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=True))
+        except ValueError:
+            raise ValueError(f"{name}: {part!r} is not a network in CIDR notation") from None
+    return tuple(networks)
+
+
+@dataclass(frozen=True)
+class AbuseSettings:
+    """Budgets of failed authentications and where the client address comes from.
+
+    A "pair" is (username or client ID, source address); an "account" is a
+    username or client ID from every address; a "source" is one address.
+    """
+
+    throttle_enabled: bool = True
+    window_seconds: int = 900
+    pair_failures: int = 5
+    account_failures: int = 50
+    source_failures: int = 100
+    penalty_seconds: int = 300
+    # The header carrying the client's address, read only from these proxies' connections.
+    trusted_proxy_header: str | None = None
+    trusted_proxies: tuple[Network, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AbuseSettings:
+        """Raises ValueError naming the variable when one is unusable."""
+        d = cls()
+        header = (env.get("TRUSTED_PROXY_HEADER") or "").strip() or None
+        proxies = parse_networks(env.get("TRUSTED_PROXIES", ""))
+        if header and not proxies:
+            raise ValueError("TRUSTED_PROXY_HEADER needs TRUSTED_PROXIES (the proxies' CIDRs)")
+        enabled = (env.get("THROTTLE_ENABLED", "1").strip().lower()
+                   not in {"0", "false", "no", "off"})
+        return cls(
+            throttle_enabled=enabled,
+            window_seconds=_int(env, "THROTTLE_WINDOW_SECONDS", d.window_seconds),
+            pair_failures=_int(env, "THROTTLE_PAIR_FAILURES", d.pair_failures),
+            account_failures=_int(env, "THROTTLE_ACCOUNT_FAILURES", d.account_failures),
+            source_failures=_int(env, "THROTTLE_SOURCE_FAILURES", d.source_failures),
+            penalty_seconds=_int(env, "THROTTLE_PENALTY_SECONDS", d.penalty_seconds),
+            trusted_proxy_header=header,
+            trusted_proxies=proxies,
+        )

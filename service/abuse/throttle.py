@@ -1,0 +1,219 @@
+"""Throttling failed authentication, with counters shared through PostgreSQL.
+
+Three counters move on every failure (never on a success):
+
+* the *pair* (username or client ID, source address): over `pair_failures` in the
+  window, that address may not try that account for `penalty_seconds`;
+* the *account* (username or client ID, from every address): over
+  `account_failures`, the account is under a distributed attack, and each
+  address's pair budget drops to one failure. It never blocks by itself, so an
+  attacker cannot lock the owner out: the right password from an address
+  that has not failed is still checked and accepted;
+* the *source* address (any credential): over `source_failures`, the address
+  may not authenticate at all for `penalty_seconds`.
+
+Blocks are checked before the credential is verified. API keys and the
+client-credentials grant check an in-process cache of blocks, filled from the
+database's answer to each failure, so a success costs no database round trip
+(another process learns of a block at its own next failure for that key). The
+password grant, which costs an argon2 verification anyway, asks the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from service.abuse.settings import AbuseSettings
+from service.audit import repo as audit_repo
+from service.errors import ApiError
+
+log = logging.getLogger("service.abuse")
+
+RULE_SOURCE = "source"
+PAIR_RULES = {"user": "user_source", "client": "client_source"}
+ACCOUNT_RULES = {"user": "user", "client": "client"}
+
+FAIL = """
+SELECT failures_now, blocked_till, block_started FROM auth_throttle_fail($1, $2, $3, $4, $5)
+"""
+BLOCKED = """
+SELECT rule, key, blocked_until FROM auth_throttle
+WHERE (rule, key) IN (SELECT * FROM unnest($1::text[], $2::bytea[])) AND blocked_until > now()
+"""
+PURGE = "DELETE FROM auth_throttle WHERE expires_at < now()"
+PURGE_EVERY_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Whose credential failed: a username (as typed) or a client ID."""
+
+    kind: str  # "user" or "client"
+    name: str
+
+    @classmethod
+    def user(cls, username: str) -> Subject:
+        return cls("user", username.lower())
+
+    @classmethod
+    def client(cls, client_id: uuid.UUID) -> Subject:
+        return cls("client", str(client_id))
+
+
+def _digest(rule: str, *parts: str) -> bytes:
+    # Hashed: a "username" someone typed may well be their password.
+    return hashlib.sha256("\x00".join((rule, *parts)).encode("utf-8", "replace")).digest()
+
+
+def throttled(seconds: float) -> ApiError:
+    wait = max(1, math.ceil(seconds))
+    return ApiError(429, "too_many_requests",
+                    f"Too many failed authentication attempts; try again in {wait} seconds.",
+                    headers={"Retry-After": str(wait)})
+
+
+class BlockCache:
+    """(rule, key) -> end of block (Unix time), for the blocks this process has seen."""
+
+    def __init__(self) -> None:
+        self._until: dict[tuple[str, bytes], float] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._until)
+
+    def put(self, rule: str, key: bytes, until: float) -> None:
+        self._until[(rule, key)] = until
+
+    def remaining(self, keys: list[tuple[str, bytes]]) -> float | None:
+        """Seconds until the last of `keys`' blocks ends, or None when none is blocked."""
+        now = time.time()
+        worst = None
+        for key in keys:
+            until = self._until.get(key)
+            if until is None:
+                continue
+            if until <= now:
+                del self._until[key]
+            elif worst is None or until - now > worst:
+                worst = until - now
+        return worst
+
+
+class Throttle:
+    """The shared counters and this process's view of current blocks."""
+
+    def __init__(self, settings: AbuseSettings, pool: asyncpg.Pool) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.blocks = BlockCache()
+        self._last_purge = 0.0
+
+    def checked_keys(self, source: str, subject: Subject | None) -> list[tuple[str, bytes]]:
+        """The keys whose block refuses an attempt: the source, and the pair."""
+        keys = [(RULE_SOURCE, _digest(RULE_SOURCE, source))]
+        if subject is not None:
+            rule = PAIR_RULES[subject.kind]
+            keys.append((rule, _digest(rule, subject.name, source)))
+        return keys
+
+    def check_local(self, source: str, subject: Subject | None) -> None:
+        """Raise 429 if this process knows of a block; no I/O."""
+        if not self.settings.throttle_enabled or not self.blocks:
+            return
+        wait = self.blocks.remaining(self.checked_keys(source, subject))
+        if wait is not None:
+            raise throttled(wait)
+
+    async def check_shared(self, conn: asyncpg.Connection, source: str,
+                           subject: Subject | None) -> None:
+        """Raise 429 if any process recorded a block (one indexed read)."""
+        if not self.settings.throttle_enabled:
+            return
+        keys = self.checked_keys(source, subject)
+        rows = await conn.fetch(BLOCKED, [k[0] for k in keys], [k[1] for k in keys])
+        if rows:
+            self._remember(rows)
+            raise throttled(max(r["blocked_until"].timestamp() for r in rows) - time.time())
+
+    def _remember(self, rows: list) -> None:
+        for row in rows:
+            self.blocks.put(row["rule"], bytes(row["key"]), row["blocked_until"].timestamp())
+
+    async def failed(self, source: str, subject: Subject | None, *,
+                     target_user_id: uuid.UUID | None = None,
+                     target_username: str | None = None) -> None:
+        """Count one failure against the source, the pair and the account.
+
+        Every block this failure starts is remembered locally and written to the
+        audit trail (once per block, not once per refused attempt).
+        """
+        if not self.settings.throttle_enabled:
+            return
+        s = self.settings
+        async with self.pool.acquire() as conn, conn.transaction():
+            started: list[tuple[str, int]] = []
+            if subject is not None:
+                rule = ACCOUNT_RULES[subject.kind]
+                n, _, began = await self._fail(conn, rule, _digest(rule, subject.name),
+                                               s.account_failures)
+                if began:
+                    started.append((rule, n))
+                # An account under attack from many addresses: one failure blocks a pair.
+                budget = 1 if n >= s.account_failures else s.pair_failures
+                rule = PAIR_RULES[subject.kind]
+                key = _digest(rule, subject.name, source)
+                n, till, began = await self._fail(conn, rule, key, budget)
+                if till is not None:
+                    self.blocks.put(rule, key, till.timestamp())
+                if began:
+                    started.append((rule, n))
+            key = _digest(RULE_SOURCE, source)
+            n, till, began = await self._fail(conn, RULE_SOURCE, key, s.source_failures)
+            if till is not None:
+                self.blocks.put(RULE_SOURCE, key, till.timestamp())
+            if began:
+                started.append((RULE_SOURCE, n))
+            if started:
+                await self._audit(conn, started, source, subject, target_user_id,
+                                  target_username)
+            await self._purge(conn)
+
+    async def _fail(self, conn: asyncpg.Connection, rule: str, key: bytes,
+                    budget: int) -> tuple[int, datetime | None, bool]:
+        row = await conn.fetchrow(FAIL, rule, key, budget, self.settings.window_seconds,
+                                  self.settings.penalty_seconds)
+        return row["failures_now"], row["blocked_till"], row["block_started"]
+
+    async def _audit(self, conn: asyncpg.Connection, started: list[tuple[str, int]],
+                     source: str, subject: Subject | None, target_user_id: uuid.UUID | None,
+                     target_username: str | None) -> None:
+        token_id = None
+        if subject is not None and subject.kind == "client":
+            token_id = uuid.UUID(subject.name)
+            target_user_id, target_username = await audit_repo.token_owner(conn, token_id)
+        for rule, failures in started:
+            log.warning("throttling started: rule=%s source=%s", rule, source)
+            await audit_repo.insert(conn, audit_repo.Event(
+                kind=audit_repo.AUTH_THROTTLED,
+                source=source if source != "unknown" else None,
+                target_user_id=target_user_id, target_username=target_username,
+                target_token_id=token_id,
+                details={"rule": rule, "failures": failures,
+                         "blocked_seconds": self.settings.penalty_seconds
+                         if rule not in ACCOUNT_RULES.values() else 0},
+            ))
+
+    async def _purge(self, conn: asyncpg.Connection) -> None:
+        # Counters of finished windows are dead weight; clear them now and then.
+        now = time.monotonic()
+        if now - self._last_purge >= PURGE_EVERY_SECONDS:
+            self._last_purge = now
+            await conn.execute(PURGE)

@@ -1,0 +1,151 @@
+"""Writing audit events: in the caller's transaction for changes, buffered for logins.
+
+A change (token or user) is recorded with `record(conn, ...)` inside the
+transaction that makes it, so the event exists exactly when the change does.
+Logins change nothing, and the client-credentials grant must stay fast, so
+their events go to an `AuditBuffer` that writes them in batches (at most
+`FLUSH_SECONDS` later, and on shutdown); `GET /audit` flushes it first, so a
+process reads its own events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from contextvars import ContextVar
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from service import keys
+from service.abuse.client import client_address
+from service.audit import repo
+from service.audit.repo import Event
+from service.auth.principal import Principal
+from service.validation import isoformat
+
+log = logging.getLogger("service.audit")
+
+# The request being handled, set by the auth middleware's hook, so that code
+# without the request in hand (tokens/ops.py) can still say where a change came from.
+CURRENT_REQUEST: ContextVar[web.Request | None] = ContextVar("audit_request", default=None)
+
+FLUSH_SECONDS = 1.0
+MAX_BUFFERED = 10_000
+
+
+def source_of(request: web.Request | None) -> str | None:
+    """The client's address as text, or None outside a request (the `sql:` CLI)."""
+    if request is None:
+        return None
+    address = client_address(request, request.app[keys.SETTINGS].abuse)
+    return str(address) if address is not None else None
+
+
+def actor_fields(actor: Principal | None) -> dict[str, Any]:
+    if actor is None:
+        return {}
+    if actor.kind == "operator":
+        return {"actor_username": actor.username, "actor_kind": actor.kind}
+    return {"actor_user_id": actor.user_id, "actor_username": actor.username,
+            "actor_token_id": actor.token_id, "actor_kind": actor.kind}
+
+
+async def record(conn: asyncpg.Connection, kind: str, actor: Principal | None, *,
+                 request: web.Request | None = None, target_user_id: uuid.UUID | None = None,
+                 target_username: str | None = None, target_token_id: uuid.UUID | None = None,
+                 details: dict[str, Any] | None = None) -> None:
+    """Insert one event on `conn` (so inside the caller's transaction)."""
+    request = request if request is not None else CURRENT_REQUEST.get()
+    await repo.insert(conn, Event(
+        kind=kind, source=source_of(request), target_user_id=target_user_id,
+        target_username=target_username, target_token_id=target_token_id,
+        details=details or {}, **actor_fields(actor),
+    ))
+
+
+class AuditBuffer:
+    """Events written in batches by a background task; bounded, flushed on close."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._events: list[Event] = []
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task | None = None
+        self.dropped = 0
+
+    def add(self, event: Event) -> None:
+        if len(self._events) >= MAX_BUFFERED:
+            # The database is away or far behind: drop rather than grow without bound.
+            self.dropped += 1
+            if self.dropped % 1000 == 1:
+                log.warning("audit buffer full; %d events dropped so far", self.dropped)
+            return
+        self._events.append(event)
+
+    async def flush(self) -> None:
+        """Write what is buffered; on a database error keep it for the next try."""
+        async with self._lock:
+            if not self._events:
+                return
+            batch, self._events = self._events, []
+            try:
+                async with self._pool.acquire() as conn:
+                    await repo.insert_many(conn, batch)
+            except BaseException:
+                self._events[:0] = batch
+                raise
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            try:
+                await self.flush()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                log.warning("audit flush failed (%s); will retry", type(exc).__name__)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="audit-flush")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        try:
+            await self.flush()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            log.warning("audit events lost at shutdown (%s): %d",
+                        type(exc).__name__, len(self._events))
+
+
+def _json(value: Any) -> Any:
+    """Details as JSON: times in ISO 8601, networks and ids as text."""
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    if isinstance(value, datetime):
+        return isoformat(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+async def token_event(conn: asyncpg.Connection, kind: str, actor: Principal, row,
+                      details: dict[str, Any] | None = None) -> None:
+    """A token event; `row` is the token as tokens.repo reads it (with its owner)."""
+    await record(conn, kind, actor, target_user_id=row["user_id"],
+                 target_username=row["username"], target_token_id=row["id"],
+                 details=_json(details or {"label": row["label"]}))
+
+
+async def user_event(conn: asyncpg.Connection, kind: str, actor: Principal, row,
+                     details: dict[str, Any] | None = None) -> None:
+    """A user event; `row` is the user as users.repo reads it (never its password hash)."""
+    await record(conn, kind, actor, target_user_id=row["id"], target_username=row["username"],
+                 details=_json(details or {}))
