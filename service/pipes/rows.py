@@ -111,13 +111,14 @@ def row_json(ts: datetime, values_text: str) -> str:
     """One stored row as JSON text, built from jsonb's own text without decoding it."""
     stamp = json.dumps(isoformat(ts))
     inner = values_text.strip()[1:-1].strip()  # jsonb text of an object: "{...}"
-    return '{"timestamp":' + stamp + ("," + inner if inner else "") + "}"
+    # Spaced like json.dumps and like jsonb's own text, so the whole body reads alike.
+    return '{"timestamp": ' + stamp + (", " + inner if inner else "") + "}"
 
 
 def page_json(rows: Iterable[tuple[datetime, str]], next_url: str | None) -> str:
     """The body of GET .../data: {"items": [...], "next": ...}."""
-    items = ",".join(row_json(ts, text) for ts, text in rows)
-    return '{"items":[' + items + '],"next":' + json.dumps(next_url) + "}"
+    items = ", ".join(row_json(ts, text) for ts, text in rows)
+    return '{"items": [' + items + '], "next": ' + json.dumps(next_url) + "}"
 
 
 def _cell(value: Any) -> str:

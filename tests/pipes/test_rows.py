@@ -345,3 +345,11 @@ async def test_delete_range_refuses_bad_query(client, owner_headers, pipe, datab
 
 async def test_delete_range_of_unknown_pipe_is_404(client, owner_headers):
     await error_of(await client.delete(DATA + "?begin=2024-01-01", headers=owner_headers), 404)
+
+
+async def test_json_body_is_spaced_like_json_dumps(client, owner_headers, pipe):
+    await write(client, owner_headers, [{"timestamp": "2024-01-01T00:00:00Z", "a": [1, 2]},
+                                        {"timestamp": "2024-01-01T00:00:01Z"}])
+    text = await (await client.get(DATA, headers=owner_headers)).text()
+    assert text == json.dumps({"items": [{"timestamp": "2024-01-01T00:00:00Z", "a": [1, 2]},
+                                         {"timestamp": "2024-01-01T00:00:01Z"}], "next": None})
