@@ -13,6 +13,7 @@ import pty
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -71,31 +72,58 @@ def _checked(result: Result) -> Result:
 
 def run_mrsm_tty(args: list[str], env: dict[str, str], answers: list[str], *,
                  timeout: float = 60) -> Result:
-    """`mrsm ARGS` with a pseudo-terminal on stdin, typing `answers` one line each.
+    """`mrsm ARGS` with a pseudo-terminal on stdin, typing each answer after its prompt.
 
-    A new session, so the child has no controlling terminal: getpass reads the pty
-    (echo off) rather than the terminal pytest may run in. Prompts go to stderr.
+    Each answer waits for a new prompt (stderr ending in ": " or "] "), as a person
+    would: getpass discards what was typed ahead. A new session, so the child has no
+    controlling terminal and getpass reads the pty rather than pytest's terminal.
     """
     master, slave = pty.openpty()
+    proc = subprocess.Popen([str(MRSM), *args], env=env, stdin=slave, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    os.close(slave)
+    streams = {"out": bytearray(), "err": bytearray()}
+    changed = threading.Condition()
+
+    def pump(pipe, name: str) -> None:
+        for chunk in iter(lambda: pipe.read1(4096), b""):
+            with changed:
+                streams[name] += chunk
+                changed.notify_all()
+        with changed:
+            streams[name + "-closed"] = bytearray(b"1")
+            changed.notify_all()
+
+    readers = [threading.Thread(target=pump, args=(proc.stdout, "out"), daemon=True),
+               threading.Thread(target=pump, args=(proc.stderr, "err"), daemon=True)]
+    for reader in readers:
+        reader.start()
+    deadline = time.monotonic() + timeout
     try:
-        proc = subprocess.Popen([str(MRSM), *args], env=env, stdin=slave,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
-        os.close(slave)
-        slave = -1
-        # The terminal's line discipline hands the program one line per read.
-        os.write(master, "".join(a + "\n" for a in answers).encode())
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-            raise AssertionError(f"mrsm {args} hung; stderr so far:\n{err}") from None
+        seen = 0
+        for answer in answers:
+            with changed:
+                ok = changed.wait_for(
+                    lambda seen=seen: "err-closed" in streams or (
+                        len(streams["err"]) > seen and streams["err"].endswith((b": ", b"] "))),
+                    timeout=max(deadline - time.monotonic(), 0))
+                if not ok or "err-closed" in streams:
+                    break  # the program stopped asking; the assertions will say why
+                seen = len(streams["err"])
+            os.write(master, answer.encode() + b"\n")
+        proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"mrsm {args} hung; stderr so far:\n"
+                             f"{streams['err'].decode()}") from None
     finally:
-        if slave != -1:
-            os.close(slave)
+        for reader in readers:
+            reader.join(timeout=5)
+        proc.stdout.close()
+        proc.stderr.close()
         os.close(master)
-    return _checked(Result(proc.returncode, out, err))
+    return _checked(Result(proc.returncode, streams["out"].decode(), streams["err"].decode()))
 
 
 def cheap_settings(database_url: str) -> Settings:

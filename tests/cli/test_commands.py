@@ -1,0 +1,96 @@
+"""The command line itself: usage errors, `mrsm migrate`, `mrsm start api`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from tests.cli.support import MRSM, free_port
+
+
+def test_no_words_prints_the_help(cli):
+    result = cli()
+    assert result.returncode == 0
+    assert "mrsm register token" in result.stdout
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["frobnicate", "tokens"], 1, "mrsm: Unknown command: frobnicate tokens (try: register "),
+    (["show"], 1, "mrsm: Unknown command: show (try:"),
+    (["show", "tokens", "--bogus"], 2, "mrsm: unrecognized arguments: --bogus"),
+    (["show", "tokens", "--limit", "0"], 1, "mrsm: --limit must be 1 to 1000"),
+    (["show", "tokens", "-i", "ftp:main"], 1,
+     "mrsm: Unknown instance 'ftp:main': use sql:LABEL or api:LABEL."),
+    (["show", "tokens", "-i", "sql:other"], 1, "mrsm: sql:other has no database: set "
+                                               "MRSM_SQL_OTHER"),
+    (["migrate", "-i", "api:main"], 1, "mrsm: This runs on a sql: instance"),
+])
+def test_usage_errors_are_one_line(cli, args, code, message):
+    if code == 2:
+        with pytest.raises(SystemExit) as exit_info:
+            cli(*args)
+        assert exit_info.value.code == 2
+        return
+    result = cli(*args)
+    assert result.returncode == code
+    assert result.stderr.count("\n") == 1
+    assert result.error_line.startswith(message), result.stderr
+
+
+def test_usage_error_from_the_console_script(mrsm):
+    result = mrsm("show", "tokens", "--bogus")
+    assert result.returncode == 2
+    assert result.stderr == "mrsm: unrecognized arguments: --bogus (see mrsm --help)\n"
+
+
+def test_an_unreachable_database_is_one_line(mrsm):
+    result = mrsm("show", "tokens",
+                  DATABASE_URL=f"postgresql://u:hidden-pw@127.0.0.1:{free_port()}/x")
+    assert result.returncode == 1
+    assert result.error_line.startswith("mrsm: Cannot connect to the database "
+                                        "postgresql://u:***@127.0.0.1:")
+    assert "hidden-pw" not in result.stderr
+
+
+def test_another_sql_instance_comes_from_its_variable(cli, users, database_url):
+    result = cli("show", "users", "--json", "-i", "sql:reports",
+                 DATABASE_URL="", MRSM_SQL_REPORTS=database_url)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["total"] == 3
+
+
+def test_migrate_is_python_m_service_migrate(mrsm):
+    result = mrsm("migrate")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "applied: nothing (up to date)\n"
+
+
+def test_start_api_serves_like_python_m_service(env):
+
+
+    port = free_port()
+    proc = subprocess.Popen([str(MRSM), "start", "api", "--port", str(port)],
+                            env={**env, "ADMIN_USERNAME": "root",
+                                 "ADMIN_PASSWORD": "root-password-1", "ACCESS_LOG": "0"},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz",  # noqa: S310
+                                            timeout=1) as resp:
+                    assert json.load(resp) == {"status": "ok"}
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "did not start"
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=15)
+    assert f"mrsm-tokens listening on http://127.0.0.1:{port}" in out
+    assert proc.returncode == 0
