@@ -77,7 +77,8 @@ def _bad_row(index: int, message: str) -> ApiError:
 
 
 def parse_rows(data: Any) -> tuple[list[datetime], list[str]]:
-    """A request's rows as (timestamps, values as JSON text), one entry per distinct timestamp.
+    """A request's rows as (timestamps, values as JSON text), one entry per distinct timestamp,
+    in time order.
 
     The last row for a timestamp wins. Raises a 422 naming the first bad row, or a 413
     past MAX_ROWS.
@@ -102,9 +103,11 @@ def parse_rows(data: Any) -> tuple[list[datetime], list[str]]:
             text = encode_json(values)
         except JsonNotStorable as err:
             raise _bad_row(index, str(err)) from None
-        # Re-inserting moves nothing: the dict keeps the first position, the last value.
-        latest[ts] = text
-    return list(latest), list(latest.values())
+        latest[ts] = text  # a later row for the same timestamp replaces an earlier one
+    # In time order: concurrent batches that share timestamps then lock their rows in the
+    # same order, so they wait for each other instead of deadlocking.
+    ordered = sorted(latest.items())
+    return [ts for ts, _ in ordered], [text for _, text in ordered]
 
 
 def row_json(ts: datetime, values_text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -353,3 +354,16 @@ async def test_json_body_is_spaced_like_json_dumps(client, owner_headers, pipe):
     text = await (await client.get(DATA, headers=owner_headers)).text()
     assert text == json.dumps({"items": [{"timestamp": "2024-01-01T00:00:00Z", "a": [1, 2]},
                                          {"timestamp": "2024-01-01T00:00:01Z"}], "next": None})
+
+
+async def test_concurrent_overlapping_batches_all_land(client, owner_headers, pipe):
+    """Batches sharing timestamps in opposite orders, at once: no deadlock, no 500."""
+    forward = [{"timestamp": f"2024-01-01T00:00:{s:02d}Z", "v": s} for s in range(60)]
+    batches = [forward if i % 2 else list(reversed(forward)) for i in range(8)]
+    results = await asyncio.gather(*(client.post(DATA, headers=owner_headers, json=b)
+                                     for b in batches))
+    assert [r.status for r in results] == [200] * 8
+    counts = [await r.json() for r in results]
+    assert sum(c["inserted"] for c in counts) == 60
+    assert sum(c["updated"] for c in counts) == 7 * 60
+    assert len((await read(client, owner_headers))["items"]) == 60
