@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,19 @@ class ConfigError(ValueError):
     """An environment variable holds a value the service cannot use."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int | None, *, minimum: int = 0) -> int | None:
+# The user rules of issue 2 (service.users.schemas), repeated here because importing them
+# would be an import cycle: a bad ADMIN_USERNAME otherwise fails at start on the database's
+# CHECK with a traceback, and a reserved name or a short password would be accepted.
+_USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,60}")
+_RESERVED_USERNAMES = {"me"}
+_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+# Past these a token's or a JWT's expiry overflows datetime (a 500 on every request).
+MAX_TTL_DAYS = 36525  # 100 years
+MAX_JWT_TTL_SECONDS = 366 * 86400
+
+
+def _int(env: Mapping[str, str], name: str, default: int | None, *, minimum: int = 0,
+         maximum: int | None = None) -> int | None:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -26,7 +39,18 @@ def _int(env: Mapping[str, str], name: str, default: int | None, *, minimum: int
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
     return value
+
+
+def _check_admin(username: str | None, password: str | None) -> None:
+    if username is not None and (not _USERNAME.fullmatch(username)
+                                 or username.lower() in _RESERVED_USERNAMES):
+        raise ConfigError("ADMIN_USERNAME must be 1 to 60 characters of A-Z a-z 0-9 _ . @ - "
+                          "and not a reserved name")
+    if password is not None and not 8 <= len(password) <= 1024:
+        raise ConfigError("ADMIN_PASSWORD must be 8 to 1024 characters long")
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
@@ -39,6 +63,14 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
     if not 0 < value <= 300:  # also refuses nan and inf
         raise ConfigError(f"{name} must be between 0 and 300 seconds, got {raw!r}")
+    return value
+
+
+def _log_level(env: Mapping[str, str], default: str) -> str:
+    value = (env.get("LOG_LEVEL") or default).strip().upper()
+    if value not in _LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(sorted(_LOG_LEVELS))}, "
+                          f"got {value!r}")
     return value
 
 
@@ -92,6 +124,7 @@ class Settings:
         admin_password = env.get("ADMIN_PASSWORD") or None
         if bool(admin_username) != bool(admin_password):
             raise ConfigError("set both ADMIN_USERNAME and ADMIN_PASSWORD, or neither")
+        _check_admin(admin_username, admin_password)
         jwt_secret = env.get("JWT_SECRET") or None
         if jwt_secret is not None and len(jwt_secret.encode()) < 32:
             raise ConfigError("JWT_SECRET must be at least 32 bytes (256 bits) long")
@@ -104,17 +137,20 @@ class Settings:
             abuse=abuse,
             database_url=env.get("DATABASE_URL") or None,
             host=env.get("HOST") or defaults.host,
-            port=_int(env, "PORT", defaults.port, minimum=0),
+            port=_int(env, "PORT", defaults.port, minimum=0, maximum=65535),
             workers=_int(env, "WORKERS", defaults.workers, minimum=1),
             admin_username=admin_username,
             admin_password=admin_password,
             jwt_secret=jwt_secret,
             jwt_previous_secret=env.get("JWT_PREVIOUS_SECRET") or None,
-            jwt_ttl_seconds=_int(env, "JWT_TTL_SECONDS", defaults.jwt_ttl_seconds, minimum=1),
+            jwt_ttl_seconds=_int(env, "JWT_TTL_SECONDS", defaults.jwt_ttl_seconds, minimum=1,
+                                 maximum=MAX_JWT_TTL_SECONDS),
             token_default_ttl_days=_int(
-                env, "TOKEN_DEFAULT_TTL_DAYS", defaults.token_default_ttl_days, minimum=1
+                env, "TOKEN_DEFAULT_TTL_DAYS", defaults.token_default_ttl_days, minimum=1,
+                maximum=MAX_TTL_DAYS,
             ),
-            token_max_ttl_days=_int(env, "TOKEN_MAX_TTL_DAYS", None, minimum=1),
+            token_max_ttl_days=_int(env, "TOKEN_MAX_TTL_DAYS", None, minimum=1,
+                                    maximum=MAX_TTL_DAYS),
             argon2_time_cost=_int(env, "ARGON2_TIME_COST", defaults.argon2_time_cost, minimum=1),
             argon2_memory_cost=_int(
                 env, "ARGON2_MEMORY_COST", defaults.argon2_memory_cost, minimum=8
@@ -135,7 +171,7 @@ class Settings:
                 env, "LAST_USED_FLUSH_SECONDS", defaults.last_used_flush_seconds, minimum=1
             ),
             data_dir=Path(env["DATA_DIR"]) if env.get("DATA_DIR") else defaults.data_dir,
-            log_level=(env.get("LOG_LEVEL") or defaults.log_level).upper(),
+            log_level=_log_level(env, defaults.log_level),
             log_format=_log_format(env),
             access_log=(env.get("ACCESS_LOG", "1").strip().lower() not in {"0", "false", "no"}),
         )
