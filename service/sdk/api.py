@@ -70,11 +70,11 @@ class APIConnector(Connector):
         return self._conf()["username"]
 
     def _base_url(self) -> str:
-        url = self.url
+        url = self._conf()["url"]  # a broken config file is reported, not taken as no URL
         if not url:
             raise InstanceError(f"{self.keys} has no URL: set MRSM_API_URL or url in "
                                 f"[api.{self.label}] of {config_path()}.")
-        return url
+        return url.rstrip("/")
 
     # --- HTTP ------------------------------------------------------------------------
 
