@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
+from service.app import create_app
 from service.auth.apikeys import API_KEY_PREFIX, make_api_key
 from tests.assertions import assert_error, basic, bearer, claims_of, connect, jwt_key
-from tests.conftest import USER_PASSWORD
+from tests.conftest import USER_PASSWORD, Api
 
 INVALID = {"error": "invalid_token",
            "error_description": "The credential is invalid, expired or revoked."}
@@ -273,3 +274,21 @@ async def test_owner_demoted_from_admin_loses_admin_scopes(api, admin_headers):
     await assert_error(await api.client.get("/users", headers=headers), 403,
                        "insufficient_scope")
     await assert_error(await api.client.get("/users", headers=boss), 403, "insufficient_scope")
+
+
+async def test_jwt_dies_at_its_own_exp(aiohttp_client, make_settings, user_headers):
+    settings = make_settings(jwt_ttl_seconds=1)
+    short = Api(await aiohttp_client(create_app(settings)), settings)
+    token = await short.create_token(user_headers)
+    password_jwt = bearer(await short.login("alice", USER_PASSWORD))
+    token_jwt = bearer(await short.client_credentials(token))
+    exp = max(claims_of(h["Authorization"].split(" ", 1)[1])["exp"]
+              for h in (password_jwt, token_jwt))
+    for headers in (password_jwt, token_jwt):
+        assert (await short.client.get("/users/me", headers=headers)).status == 200  # cached
+    await asyncio.sleep(max(exp + 1.05 - time.time(), 0))
+    for headers in (password_jwt, token_jwt):
+        await refused(short, headers)
+    # The API key itself does not expire with the JWTs.
+    assert (await short.client.get("/users/me",
+                                   headers={"Authorization": token["api_key"]})).status == 200
