@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import asyncpg
 from aiohttp import web
@@ -150,7 +151,8 @@ async def login_failed(request: web.Request, grant: str, *, username: str | None
         subject = Subject.user(username)
     else:
         subject = Subject.client(client_id) if client_id is not None else None
-    await guard.throttle.failed(source, subject)
+    await guard.throttle.failed(source, subject, target_user_id=target_user_id,
+                                target_username=target_username)
 
 
 def login_succeeded(request: web.Request, grant: str, *, user_id: uuid.UUID, username: str,
@@ -162,5 +164,5 @@ def login_succeeded(request: web.Request, grant: str, *, user_id: uuid.UUID, use
         actor_token_id=token_id, actor_kind=grant,
         source=None if source == "unknown" else source,
         target_user_id=user_id, target_username=username, target_token_id=token_id,
-        details={"grant_type": grant},
+        details={"grant_type": grant}, at=datetime.now(UTC),
     ))

@@ -43,12 +43,14 @@ class Event:
     target_username: str | None = None
     target_token_id: uuid.UUID | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    at: datetime | None = None  # when it happened, if not now (buffered events)
 
 
 INSERT = """
 INSERT INTO audit_events (kind, actor_user_id, actor_username, actor_token_id, actor_kind,
-                          source, target_user_id, target_username, target_token_id, details)
-VALUES ($1, $2, $3, $4, $5, $6::inet, $7, $8, $9, $10)
+                          source, target_user_id, target_username, target_token_id, details,
+                          at)
+VALUES ($1, $2, $3, $4, $5, $6::inet, $7, $8, $9, $10, coalesce($11, now()))
 """
 # Filters, each NULL for "any": $1 username (actor or target, without regard to case),
 # $2 token id (actor or target), $3 kind, $4 from (inclusive), $5 until (exclusive),
