@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.pipes.conftest import PIPE, error_of
@@ -254,3 +256,25 @@ async def test_delete_removes_pipe_and_rows(client, owner_headers, pipe):
     # Registered again, the pipe starts empty: the old row went with it.
     resp = await client.post(pipe + "/data?create=true", headers=owner_headers, json=rows)
     assert await resp.json() == {"inserted": 1, "updated": 0}
+
+
+async def test_concurrent_patches_all_merge(client, owner_headers, pipe):
+    """Each patch merges into what the one before it stored: none is lost."""
+    patches = [client.patch(pipe, headers=owner_headers, json={"parameters": {f"k{i}": i}})
+               for i in range(10)]
+    results = await asyncio.gather(*patches)
+    assert [r.status for r in results] == [200] * 10
+    body = await (await client.get(pipe, headers=owner_headers)).json()
+    assert body["parameters"] == {f"k{i}": i for i in range(10)}
+
+
+async def test_concurrent_first_writes_create_one_pipe(client, owner_headers):
+    rows = [{"timestamp": "2024-01-01T00:00:00Z", "v": 1}]
+    results = await asyncio.gather(*(
+        client.post("/pipes/dev:9/power/-/data?create=true", headers=owner_headers, json=rows)
+        for _ in range(6)))
+    assert [r.status for r in results] == [200] * 6
+    counts = [await r.json() for r in results]
+    assert sum(c["inserted"] for c in counts) == 1 and sum(c["updated"] for c in counts) == 5
+    body = await (await client.get("/pipes", headers=owner_headers)).json()
+    assert body["total"] == 1
