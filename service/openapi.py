@@ -153,6 +153,13 @@ def _content(schema: Any, components: dict, content_type: str = "application/jso
     return {content_type: {"schema": {"type": "array", "items": ref} if many else ref}}
 
 
+def _media(content_types: str | tuple[str, ...], schema: dict) -> dict:
+    """`(content type or tuple of them, schema)`: a body that is not JSON, e.g. text or CSS."""
+    if isinstance(content_types, str):
+        content_types = (content_types,)
+    return {content_type: {"schema": schema} for content_type in content_types}
+
+
 _PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
 
 
@@ -196,7 +203,7 @@ def build(app: web.Application, *, title: str, version: str) -> dict:
             entry: dict = {"description": _STATUS_TEXT.get(status, "Response")}
             if schema is not None:
                 entry["content"] = (_content(schema, components) if not isinstance(schema, tuple)
-                                    else {schema[0]: {"schema": schema[1]}})
+                                    else _media(*schema))
             responses[str(status)] = entry
         responses["default"] = {"description": "An error",
                                 "content": {"application/json": {"schema": error_ref}}}

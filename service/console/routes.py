@@ -81,7 +81,8 @@ async def console_page(request: web.Request) -> web.FileResponse:
 @routes.get("/console/{name}")
 @public
 @doc("A file of the web console (script or style sheet)", tag="console",
-     responses={200: ("text/plain", {"type": "string"})}, path_params=_ASSET_NAME)
+     responses={200: (("text/javascript", "text/css"), {"type": "string"})},
+     path_params=_ASSET_NAME)
 async def console_asset(request: web.Request) -> web.FileResponse:
     name = request.match_info["name"]
     content_type = ASSETS.get(name)

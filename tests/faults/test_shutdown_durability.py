@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.faults.conftest import ADMIN
+from tests.processes import ADMIN
 
 SHUTDOWN_TIMEOUT = 10  # service.server.run_worker's shutdown_timeout
 
