@@ -64,6 +64,10 @@ class JwtCodec:
 
     def decode(self, token: str) -> Claims | None:
         """The claims of a valid, unexpired JWT we issued, or None."""
+        if not token.isascii():
+            # A JWT is base64url and dots. Header bytes that are not UTF-8 reach us as
+            # surrogates, on which PyJWT raises UnicodeEncodeError rather than a PyJWTError.
+            return None
         for key in self._keys:
             try:
                 payload = jwt.decode(
