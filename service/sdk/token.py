@@ -53,7 +53,7 @@ class Token:
         self._expiration_given = False
         if expiration is not _DEFAULT:
             self.expiration = expiration
-        self.scopes = list(scopes) if scopes is not None else None
+        self.scopes = scopes
         self.id = uuid.UUID(str(id)) if id is not None else None
         self.secret = secret
         self.created_at: datetime | None = None
@@ -71,6 +71,17 @@ class Token:
     def expiration(self, value: datetime | None) -> None:
         self._expiration = _aware(value)
         self._expiration_given = True
+
+    @property
+    def scopes(self) -> list[str] | None:
+        """What the token may do; None (before register): all the owner's."""
+        return self._scopes
+
+    @scopes.setter
+    def scopes(self, value: list[str] | str | None) -> None:
+        if isinstance(value, str):  # 'read:pipes write:pipes', as the CLI takes them
+            value = value.replace(",", " ").split()
+        self._scopes = list(value) if value is not None else None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], instance: str | Connector) -> Token:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import time
 import urllib.request
@@ -10,6 +11,7 @@ import urllib.request
 import pytest
 
 from tests.cli.support import MRSM, free_port
+from tests.db import create_database, drop_database, with_database
 
 
 def test_no_words_prints_the_help(cli):
@@ -94,3 +96,20 @@ def test_start_api_serves_like_python_m_service(env):
         out, _ = proc.communicate(timeout=15)
     assert f"mrsm-tokens listening on http://127.0.0.1:{port}" in out
     assert proc.returncode == 0
+
+
+async def test_migrate_makes_an_empty_database_usable(mrsm, server_dsn):
+    name = f"mrsm_cli_{secrets.token_hex(4)}"
+    await create_database(server_dsn, name)
+    try:
+        empty = with_database(server_dsn, name)
+        before = mrsm("show", "tokens", DATABASE_URL=empty)
+        assert before.returncode == 1
+        assert before.stderr == "mrsm: The database has no tables yet: run `mrsm migrate`.\n"
+        migrated = mrsm("migrate", DATABASE_URL=empty)
+        assert migrated.returncode == 0, migrated.stderr
+        assert migrated.stdout.startswith("applied: 0001_users_tokens, ")
+        after = mrsm("show", "tokens", DATABASE_URL=empty)
+        assert (after.returncode, after.stdout) == (0, "No tokens.\n")
+    finally:
+        await drop_database(server_dsn, name)

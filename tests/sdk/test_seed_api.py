@@ -195,3 +195,12 @@ async def test_the_async_variant_and_the_sync_api_inside_a_loop(users):
     assert [t["label"] for t in await conn.alist_tokens("alice")] == ["async"]
     # The synchronous API still works when a loop is already running in this thread.
     assert [t.label for t in conn.get_tokens(user="alice")] == ["async"]
+
+
+def test_scopes_may_be_given_as_the_cli_takes_them(users):
+    token = Token(label="s", user="alice", scopes="read:pipes, write:pipes")
+    assert token.scopes == ["read:pipes", "write:pipes"]
+    assert token.register()[0]
+    token.scopes = "read:pipes"
+    assert token.edit()[0]
+    assert mrsm.get_connector().get_token(token.id).scopes == ["read:pipes"]
