@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 
-from service.sdk.base import Connector, InstanceError
+from service.sdk.base import Connector, InstanceError, keep_open, on_sdk_loop
 from service.sdk.config import config_path, instance_config
 
 _FIELDS = {  # attribute: environment variable
@@ -43,6 +45,7 @@ class APIConnector(Connector):
         self.timeout = timeout
         self._bearer: tuple[str, float] | None = None
         self._me: dict | None = None
+        self._kept: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:  # never the credentials
         return f"APIConnector({self.label!r}, url={self.url!r})"
@@ -81,9 +84,8 @@ class APIConnector(Connector):
     async def _request(self, method: str, path: str, *, json: Any = None,
                        params: dict | None = None, auth: bool = True) -> Any:
         url = self._base_url() + path
-        timeout = aiohttp.ClientTimeout(total=self.timeout)
         try:
-            async with aiohttp.ClientSession(timeout=timeout) as session:
+            async with self._session() as session:
                 for attempt in (1, 2):
                     headers = await self._auth_headers(session) if auth else {}
                     async with session.request(method, url, json=json, params=params,
@@ -99,6 +101,24 @@ class APIConnector(Connector):
             raise InstanceError(f"{self._base_url()} did not answer within "
                                 f"{self.timeout:g} s.") from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[aiohttp.ClientSession]:
+        """On the SDK loop, one session kept between calls (keep-alive); else one per call."""
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        if not on_sdk_loop():
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                yield session
+            return
+        if self._kept is None or self._kept.closed:
+            self._kept = aiohttp.ClientSession(timeout=timeout)
+            keep_open(self)
+        yield self._kept
+
+    async def aclose(self) -> None:
+        session, self._kept = self._kept, None
+        if session is not None:
+            await session.close()
 
     async def _auth_headers(self, session: aiohttp.ClientSession) -> dict[str, str]:
         conf = self._conf()

@@ -8,7 +8,8 @@ seed uses (`get_tokens`, ...) wrap them and return `Token` / `User` objects.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import atexit
+import threading
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -48,20 +49,91 @@ def describe(description: str, fields: Mapping[str, Any] | None = None) -> str:
     return f"{description.rstrip('.')}: " + "; ".join(parts)
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from synchronous code, on a private event loop.
+class _SdkLoop:
+    """The event loop of the synchronous API: one, in a daemon thread, for the process.
 
-    Each call gets a fresh loop (asyncio.run), and every connection a call opens is
-    closed before it returns, so nothing outlives the call. Called from a thread that
-    already runs a loop (a notebook, an async app), the work goes to a helper thread
-    rather than failing; async code should prefer the `a*` coroutines.
+    A long-lived loop lets connectors keep a connection pool and an HTTP session open
+    between calls (a fresh connection costs tens of milliseconds on its first query);
+    everything is closed by `close_all()`, at the latest when the interpreter exits.
     """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._registered = False
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self.loop is None:
+                self.loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self.loop.run_forever,
+                                                name="mrsm-sdk", daemon=True)
+                self._thread.start()
+                if not self._registered:
+                    atexit.register(self.close)
+                    self._registered = True
+            return self.loop
+
+    def close(self) -> None:
+        """Close every connector's pool and session, then the loop itself."""
+        with self._lock:
+            loop, thread, self.loop, self._thread = self.loop, self._thread, None, None
+        if loop is None or thread is None:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(close_all(), loop).result(timeout=10)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+
+_SDK = _SdkLoop()
+_OPEN: set[Connector] = set()  # connectors holding a pool or session on the SDK loop
+
+
+def on_sdk_loop() -> bool:
+    """Whether the running loop is the synchronous API's (where resources may be kept)."""
+    return _SDK.loop is not None and asyncio.get_running_loop() is _SDK.loop
+
+
+def keep_open(connector: Connector) -> None:
+    _OPEN.add(connector)
+
+
+async def close_all() -> None:
+    """Close what the connectors keep open on the SDK loop (they reopen on next use)."""
+    while _OPEN:
+        await _OPEN.pop().aclose()
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from synchronous code, on the SDK's own loop.
+
+    Works from a plain script and from a thread whose loop is running (a notebook, an
+    async app: that loop waits meanwhile; async code should await the `a*` coroutines).
+    """
+    loop = _SDK.get()
     try:
-        asyncio.get_running_loop()
+        running = asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+        running = None
+    if running is loop:
+        coro.close()
+        raise RuntimeError("the synchronous API cannot be called from the SDK's own loop")
+    future = asyncio.run_coroutine_threadsafe(coro, loop)
+    try:
+        return future.result()
+    except BaseException:
+        future.cancel()  # Ctrl+C: do not leave the call running behind our back
+        raise
+
+
+def shutdown() -> None:
+    """Close the SDK loop and everything on it now rather than at exit (tests use this)."""
+    _SDK.close()
 
 
 class Connector:
@@ -81,6 +153,9 @@ class Connector:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.label!r})"
+
+    async def aclose(self) -> None:
+        """Close what the connector keeps open (it reopens on next use)."""
 
     # --- the async variant: HTTP shapes in and out, InstanceError on failure -------
 

@@ -21,7 +21,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from service.sdk.base import Connector, InstanceError
+from service.sdk.base import Connector, InstanceError, shutdown
 
 TYPES = ("sql", "api")
 _CONNECTORS: dict[str, Connector] = {}
@@ -79,9 +79,11 @@ def get_connector(keys: str | Connector = "sql:main", **attributes: Any) -> Conn
 
 
 def clear_connectors() -> None:
-    """Forget the cached connectors (they are rebuilt from the environment on next use)."""
+    """Close every connector's pool and session and forget the cached connectors (they are
+    rebuilt from the environment on next use)."""
     with _LOCK:
         _CONNECTORS.clear()
+    shutdown()
 
 
 def _make(type_: str, label: str, attributes: dict[str, Any]) -> Connector:

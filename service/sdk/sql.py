@@ -8,6 +8,7 @@ connection that lives for that call only.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 from collections.abc import AsyncIterator
@@ -21,7 +22,7 @@ from service.auth.scopes import SCOPES, order
 from service.config import ConfigError, Settings
 from service.db import create_pool, mask_dsn
 from service.errors import ApiError
-from service.sdk.base import Connector, InstanceError
+from service.sdk.base import Connector, InstanceError, keep_open, on_sdk_loop
 from service.sdk.config import instance_config
 from service.tokens import ops
 from service.tokens.schemas import TokenCreateSchema, TokenUpdateSchema, token_out
@@ -42,6 +43,7 @@ class SQLConnector(Connector):
         self._database_url = database_url
         self._settings = settings
         self._embedded = None  # keeps an embedded server alive while the connector is
+        self._pool_task: asyncio.Future[asyncpg.Pool] | None = None
 
     @property
     def settings(self) -> Settings:
@@ -73,16 +75,42 @@ class SQLConnector(Connector):
                                 "config file.")
         return url
 
-    @asynccontextmanager
-    async def _connection(self, *, transaction: bool = True) -> AsyncIterator[asyncpg.Connection]:
+    async def _new_pool(self) -> asyncpg.Pool:
         settings = self.settings
         dsn = settings.database_url or ""
         try:
-            # A one-connection pool: the service's own connection set-up (JSON codecs).
-            pool = await create_pool(settings, min_size=1, max_size=1)
+            # The service's own pool set-up (JSON codecs, timeouts), sized for one client.
+            return await create_pool(settings, min_size=1, max_size=4)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise InstanceError(f"Cannot connect to the database {mask_dsn(dsn)}: "
                                 f"{str(err) or type(err).__name__}") from None
+
+    async def _shared_pool(self) -> asyncpg.Pool:
+        """The pool kept on the SDK loop; concurrent first calls share one creation."""
+        if self._pool_task is None:
+            self._pool_task = asyncio.ensure_future(self._new_pool())
+            keep_open(self)
+        try:
+            return await asyncio.shield(self._pool_task)
+        except InstanceError:
+            self._pool_task = None  # try again on the next call
+            raise
+
+    async def aclose(self) -> None:
+        task, self._pool_task = self._pool_task, None
+        if task is not None:
+            try:
+                pool = await task
+            except InstanceError:
+                return
+            await pool.close()
+
+    @asynccontextmanager
+    async def _connection(self, *, transaction: bool = True) -> AsyncIterator[asyncpg.Connection]:
+        # On the SDK loop the pool is kept between calls; on any other loop (the async
+        # variant awaited by the caller) it lives for this call only.
+        shared = on_sdk_loop()
+        pool = await self._shared_pool() if shared else await self._new_pool()
         try:
             async with pool.acquire() as conn:
                 if transaction:
@@ -98,7 +126,8 @@ class SQLConnector(Connector):
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise InstanceError(f"Database error: {err}") from None
         finally:
-            await pool.close()
+            if not shared:
+                await pool.close()
 
     @staticmethod
     def _validate(schema, body: dict) -> dict:
