@@ -24,6 +24,11 @@ from service.auth.apikeys import (
 CLIENT_ID = uuid.UUID("a85e2741-9c6b-4d44-8a0a-2f3c0e1d5b77")
 
 
+@pytest.fixture(autouse=True)
+def clean_tables():
+    """Unit tests: no database, so nothing to clean (and none is started for them)."""
+
+
 def key_of(text: str) -> str:
     return API_KEY_PREFIX + base64.b64encode(text.encode()).decode()
 

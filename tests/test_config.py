@@ -11,6 +11,11 @@ from service.config import PROJECT_ROOT, ConfigError, Settings
 GOOD_SECRET = "s" * 32
 
 
+@pytest.fixture(autouse=True)
+def clean_tables():
+    """Unit tests: no database, so nothing to clean (and none is started for them)."""
+
+
 def test_defaults_from_an_empty_environment():
     s = Settings.from_env({})
     assert s.database_url is None

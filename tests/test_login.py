@@ -10,7 +10,16 @@ import jwt
 import pytest
 
 from service.auth.scopes import ALL_SCOPES, DEFAULT_USER_SCOPES, order
-from tests.assertions import assert_error, basic, bearer, claims_of, connect, header_of, jwt_key
+from tests.assertions import (
+    assert_error,
+    basic,
+    bearer,
+    claims_of,
+    clean_tables,  # noqa: F401 (autouse: a faster clean slate)
+    connect,
+    header_of,
+    jwt_key,
+)
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD
 
 RESPONSE_KEYS = {"access_token", "token_type", "expires_in", "expires", "scope"}
@@ -126,17 +135,15 @@ async def test_client_credentials_with_basic(api, alice):
     await oauth_error(resp, 400, "invalid_request")
 
 
-@pytest.mark.parametrize("header", [
-    "Basic !!!not-base64!!!",
-    "Basic " + "bm8tY29sb24taGVyZQ==",  # "no-colon-here"
-    "Basic " + "bm90LWEtdXVpZDpzZWNyZXQ=",  # "not-a-uuid:secret"
-    "Basic ",
-])
-async def test_bad_basic_is_invalid_client_with_challenge(api, alice, header):
-    resp = await login(api, {"grant_type": "client_credentials"},
-                       headers={"Authorization": header})
-    await oauth_error(resp, 401, "invalid_client")
-    assert resp.headers["WWW-Authenticate"].startswith("Basic")
+async def test_bad_basic_is_invalid_client_with_challenge(api, alice):
+    for header in ("Basic !!!not-base64!!!",
+                   "Basic " + "bm8tY29sb24taGVyZQ==",  # "no-colon-here"
+                   "Basic " + "bm90LWEtdXVpZDpzZWNyZXQ=",  # "not-a-uuid:secret"
+                   "Basic "):
+        resp = await login(api, {"grant_type": "client_credentials"},
+                           headers={"Authorization": header})
+        await oauth_error(resp, 401, "invalid_client")
+        assert resp.headers["WWW-Authenticate"].startswith("Basic"), header
 
 
 async def test_wrong_secret_with_basic_has_challenge(api, alice):
@@ -180,7 +187,7 @@ async def test_scope_narrowing_client_credentials(api, alice):
                           "invalid_scope")
 
 
-@pytest.mark.parametrize("form", [
+MISSING_OR_EMPTY = [
     {},
     {"username": "alice", "password": USER_PASSWORD},
     {"grant_type": "password", "password": USER_PASSWORD},
@@ -193,21 +200,24 @@ async def test_scope_narrowing_client_credentials(api, alice):
     {"grant_type": "client_credentials", "client_secret": "x" * 49},
     {"grant_type": "client_credentials", "client_id": "", "client_secret": "x"},
     {"grant_type": "password", "username": "alice", "password": USER_PASSWORD, "scope": ""},
-])
-async def test_missing_and_empty_parameters(api, alice, form):
-    await oauth_error(await login(api, form), 400, "invalid_request")
+]
 
 
-@pytest.mark.parametrize("body", [
-    "grant_type=password&grant_type=password&username=alice&password=user-password-1",
-    "grant_type=password&username=alice&username=alice&password=user-password-1",
-    "grant_type=password&username=alice&password=user-password-1&password=user-password-1",
-    "grant_type=password&username=alice&password=user-password-1&scope=read:pipes&scope=x",
-])
-async def test_repeated_parameters(api, alice, body):
-    resp = await login(api, body,
-                       headers={"Content-Type": "application/x-www-form-urlencoded"})
-    await oauth_error(resp, 400, "invalid_request")
+async def test_missing_and_empty_parameters(api, alice):
+    for form in MISSING_OR_EMPTY:
+        await oauth_error(await login(api, form), 400, "invalid_request")
+
+
+async def test_repeated_parameters(api, alice):
+    for body in (
+        "grant_type=password&grant_type=password&username=alice&password=user-password-1",
+        "grant_type=password&username=alice&username=alice&password=user-password-1",
+        "grant_type=password&username=alice&password=user-password-1&password=user-password-1",
+        "grant_type=password&username=alice&password=user-password-1&scope=read:pipes&scope=x",
+    ):
+        resp = await login(api, body,
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+        await oauth_error(resp, 400, "invalid_request")
 
 
 async def test_secrets_in_query_string_are_refused(api, alice):
@@ -226,12 +236,12 @@ async def test_secrets_in_query_string_are_refused(api, alice):
     await oauth_error(resp, 400, "invalid_request")
 
 
-@pytest.mark.parametrize("grant", ["authorization_code", "refresh_token", "implicit",
-                                   "PASSWORD", "urn:ietf:params:oauth:grant-type:jwt-bearer"])
-async def test_unsupported_grant_type(api, alice, grant):
-    resp = await login(api, {"grant_type": grant, "username": "alice",
-                             "password": USER_PASSWORD})
-    await oauth_error(resp, 400, "unsupported_grant_type")
+async def test_unsupported_grant_type(api, alice):
+    for grant in ("authorization_code", "refresh_token", "implicit", "PASSWORD",
+                  "urn:ietf:params:oauth:grant-type:jwt-bearer"):
+        resp = await login(api, {"grant_type": grant, "username": "alice",
+                                 "password": USER_PASSWORD})
+        await oauth_error(resp, 400, "unsupported_grant_type")
 
 
 async def test_wrong_content_type(api, alice):

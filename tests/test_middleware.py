@@ -14,7 +14,15 @@ import pytest
 
 from service.app import create_app
 from service.auth.apikeys import API_KEY_PREFIX, make_api_key
-from tests.assertions import assert_error, basic, bearer, claims_of, connect, jwt_key
+from tests.assertions import (
+    assert_error,
+    basic,
+    bearer,
+    claims_of,
+    clean_tables,  # noqa: F401 (autouse: a faster clean slate)
+    connect,
+    jwt_key,
+)
 from tests.conftest import USER_PASSWORD, Api
 
 INVALID = {"error": "invalid_token",

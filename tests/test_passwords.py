@@ -10,7 +10,12 @@ import pytest
 from service.app import create_app
 from service.auth.passwords import PasswordHasher
 from service.config import Settings
-from tests.assertions import assert_error, bearer, connect
+from tests.assertions import (
+    assert_error,
+    bearer,
+    clean_tables,  # noqa: F401 (autouse: a faster clean slate)
+    connect,
+)
 from tests.conftest import Api
 
 PRODUCTION_PREFIX = "$argon2id$v=19$m=65536,t=3,p=4$"
