@@ -204,3 +204,11 @@ def test_scopes_may_be_given_as_the_cli_takes_them(users):
     token.scopes = "read:pipes"
     assert token.edit()[0]
     assert mrsm.get_connector().get_token(token.id).scopes == ["read:pipes"]
+
+
+def test_import_service_as_mrsm_exposes_the_seed_names():
+    assert {"Token", "User", "get_connector", "clear_connectors", "InstanceError"} <= \
+        set(dir(mrsm))
+    assert mrsm.Token is Token and mrsm.User is User
+    with pytest.raises(AttributeError):
+        mrsm.core  # noqa: B018 - the seed's `mrsm.core.User` is `mrsm.User` here
