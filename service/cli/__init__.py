@@ -29,11 +29,16 @@ _NOUNS = {"token": "token", "tokens": "token", "user": "user", "users": "user", 
 
 
 def _start_api(ctx: Context) -> int:
+    ctx.no_args("start api")
     return _server(ctx, [])
 
 
 def _migrate(ctx: Context) -> int:
-    return _server(ctx, ["migrate", *ctx.rest])
+    rest = ctx.rest
+    if not (rest == [] or rest == ["down"] or (len(rest) == 2 and rest[0] == "down"
+                                               and rest[1].isdigit())):
+        raise CliError("Use: mrsm migrate, or mrsm migrate down [N] (N: how many; 0: all).")
+    return _server(ctx, ["migrate", *rest])
 
 
 def _server(ctx: Context, argv: list[str]) -> int:
@@ -42,8 +47,9 @@ def _server(ctx: Context, argv: list[str]) -> int:
 
     if ctx.conn.type != "sql":
         raise CliError("This runs on a sql: instance (the database itself), not on api:.")
-    if ctx.conn.label != "main" or os.environ.get("DATABASE_URL"):
-        os.environ["DATABASE_URL"] = ctx.conn.settings.database_url or ""
+    url = ctx.conn.configured_url()
+    if url:  # else the embedded PostgreSQL in DATA_DIR, as `python -m service` does
+        os.environ["DATABASE_URL"] = url
     if ctx.args.port is not None:
         os.environ["PORT"] = str(ctx.args.port)
     if ctx.args.host is not None:

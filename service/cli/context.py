@@ -33,6 +33,11 @@ class Context:
             self._config = run(self.conn.aconfig())
         return self._config
 
+    def no_args(self, command: str) -> None:
+        if self.rest:
+            raise CliError(f"mrsm {command} takes no argument here: {' '.join(self.rest)} "
+                           "(see mrsm --help).")
+
     def one_id(self, command: str) -> str:
         if len(self.rest) != 1:
             raise CliError(f"Give one token ID: mrsm {command} ID "

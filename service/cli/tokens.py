@@ -48,6 +48,7 @@ def _choose_owner(ctx: Context) -> tuple[str, list[str] | None]:
 
 def register(ctx: Context) -> int:
     args, prompter = ctx.args, ctx.prompter
+    ctx.no_args("register token")
     if ctx.conn.type == "sql":
         owner, owner_scopes = _choose_owner(ctx)
     else:
@@ -136,6 +137,8 @@ def details(token: dict) -> str:
 
 def show(ctx: Context) -> int:
     args = ctx.args
+    if len(ctx.rest) > 1:
+        raise CliError("Give at most one token ID: mrsm show token ID.")
     if ctx.rest:
         token = run(ctx.conn.aget_token(ctx.one_id("show token")))
         print_json(token) if args.json else print(details(token))

@@ -53,6 +53,7 @@ def register(ctx: Context) -> int:
 
 
 def show(ctx: Context) -> int:
+    ctx.no_args("show users")
     page = run(ctx.conn.auser_page(limit=ctx.args.limit, offset=ctx.args.offset))
     if ctx.args.json:
         print_json(page)

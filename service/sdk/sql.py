@@ -53,7 +53,7 @@ class SQLConnector(Connector):
                 settings = Settings.from_env()
             except ConfigError as err:
                 raise InstanceError(f"Configuration error: {err}") from None
-            url = self._database_url or self._url_from_config(settings)
+            url = self.configured_url(settings)
             if url is None:
                 # Like `python -m service`: the embedded PostgreSQL in DATA_DIR.
                 from service.server import with_database
@@ -64,9 +64,15 @@ class SQLConnector(Connector):
             self._settings = settings
         return self._settings
 
-    def _url_from_config(self, settings: Settings) -> str | None:
-        if self.label == "main" and settings.database_url:
-            return settings.database_url
+    def configured_url(self, settings: Settings | None = None) -> str | None:
+        """The database URL given, or from the environment or the config file; None for
+        sql:main when there is none (the embedded PostgreSQL)."""
+        if self._database_url:
+            return self._database_url
+        if self.label == "main":
+            url = os.environ.get("DATABASE_URL") if settings is None else settings.database_url
+            if url:
+                return url
         url = (os.environ.get(f"MRSM_SQL_{self.label.upper()}")
                or instance_config("sql", self.label).get("database_url"))
         if url is None and self.label != "main":

@@ -30,6 +30,12 @@ def test_no_words_prints_the_help(cli):
     (["show", "tokens", "-i", "sql:other"], 1, "mrsm: sql:other has no database: set "
                                                "MRSM_SQL_OTHER"),
     (["migrate", "-i", "api:main"], 1, "mrsm: This runs on a sql: instance"),
+    (["migrate", "sideways"], 1, "mrsm: Use: mrsm migrate, or mrsm migrate down [N]"),
+    (["migrate", "down", "x"], 1, "mrsm: Use: mrsm migrate, or mrsm migrate down [N]"),
+    (["register", "token", "extra"], 1, "mrsm: mrsm register token takes no argument here: "
+                                        "extra"),
+    (["show", "users", "alice"], 1, "mrsm: mrsm show users takes no argument here: alice"),
+    (["show", "tokens", "a", "b"], 1, "mrsm: Give at most one token ID"),
 ])
 def test_usage_errors_are_one_line(cli, args, code, message):
     if code == 2:
