@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from aiohttp.web_protocol import RequestPayloadError
 
 from service.keys import REQUEST_ID
 
@@ -121,6 +122,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
     except json.JSONDecodeError:
         return error_response(ApiError(400, "invalid_request", "The body is not valid JSON."))
+    except RequestPayloadError:
+        # aiohttp could not read the body: e.g. "Content-Encoding: gzip" on bytes that are not.
+        return error_response(ApiError(400, "invalid_request", "The request body cannot be read."))
     except Exception:
         request_id = request.get(REQUEST_ID) or uuid.uuid4().hex
         log.exception("unhandled error (request_id=%s)", request_id)
