@@ -69,6 +69,8 @@ async def _form(request: web.Request) -> dict[str, str]:
         form = await request.post()
     except UnicodeDecodeError:
         raise OAuthError("invalid_request", "The form is not valid UTF-8.") from None
+    except LookupError:  # "charset=bogus" in the Content-Type: was a 500
+        raise OAuthError("invalid_request", "The form's charset is unknown.") from None
     params: dict[str, str] = {}
     for name in _PARAMS:
         values = form.getall(name, [])
