@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 
 import pytest
@@ -141,3 +142,28 @@ async def test_errors_are_never_html(api, user_headers):
         assert resp.content_type == "application/json"
         text = await resp.text()
         assert "<html" not in text.lower() and "Traceback" not in text
+
+
+async def test_gzip_bodies(api, user_headers):
+    zipped = gzip.compress(b'{"label": "zipped"}')
+    resp = await api.client.post("/tokens", data=zipped,
+                                 headers={**user_headers, **JSON, "Content-Encoding": "gzip"})
+    assert resp.status == 201 and (await resp.json())["label"] == "zipped"
+    # A body that is not what its Content-Encoding says cannot be read: a 400, not a 500.
+    # (aiohttp then closes the connection, since it cannot tell where the body ends.)
+    for encoding in ("gzip", "deflate"):
+        resp = await api.client.post("/tokens", data=b"not compressed at all",
+                                     headers={**user_headers, **JSON, "Connection": "close",
+                                              "Content-Encoding": encoding})
+        await assert_error(resp, 400, "invalid_request")
+    resp = await api.client.post("/login", data=b"grant_type=password",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded",
+                                          "Content-Encoding": "gzip", "Connection": "close"})
+    await assert_error(resp, 400, "invalid_request")
+    # A compressed body is limited to 1 MiB once decompressed (no zip bombs).
+    bomb = gzip.compress(b'{"label": "' + b"x" * (5 * MIB) + b'"}')
+    assert len(bomb) < 10_000
+    resp = await api.client.post("/tokens", data=bomb,
+                                 headers={**user_headers, **JSON, "Content-Encoding": "gzip",
+                                          "Connection": "close"})
+    await assert_error(resp, 413, "payload_too_large")

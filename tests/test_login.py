@@ -247,6 +247,13 @@ async def test_unsupported_grant_type(api, alice):
 async def test_wrong_content_type(api, alice):
     resp = await api.client.post("/login", json=password_form())
     await oauth_error(resp, 400, "invalid_request")
+    form = b"grant_type=password&username=alice&password=user-password-1"
+    resp = await api.client.post("/login", data=form, headers={
+        "Content-Type": "application/x-www-form-urlencoded; charset=no-such-charset"})
+    await oauth_error(resp, 400, "invalid_request")
+    resp = await api.client.post("/login", data=b"\xff\xfe=\xff", headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    await oauth_error(resp, 400, "invalid_request")
     resp = await api.client.post("/login", data=b"grant_type=password",
                                  headers={"Content-Type": "text/plain"})
     await oauth_error(resp, 400, "invalid_request")
