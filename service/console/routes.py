@@ -49,7 +49,10 @@ SECURITY_HEADERS: dict[str, str] = {
 _CACHE = {"Cache-Control": "no-cache"}
 
 _HTML = {200: ("text/html", {"type": "string"})}
-_ASSET_NAME = {"name": {"type": "string", "enum": sorted(ASSETS)}}
+_CSS = ("text/css", {"type": "string"})
+_JS_DOC = ("text/javascript", {"type": "string"})
+_MODULE = {"module": {"type": "string",
+                      "enum": sorted(n.removesuffix(".js") for n in ASSETS if n.endswith(".js"))}}
 
 
 def _file(name: str, content_type: str) -> web.FileResponse:
@@ -78,14 +81,19 @@ async def console_page(request: web.Request) -> web.FileResponse:
     return _file("index.html", "text/html; charset=utf-8")
 
 
-@routes.get("/console/{name}")
+@routes.get("/console/app.css")
 @public
-@doc("A file of the web console (script or style sheet)", tag="console",
-     responses={200: (("text/javascript", "text/css"), {"type": "string"})},
-     path_params=_ASSET_NAME)
-async def console_asset(request: web.Request) -> web.FileResponse:
-    name = request.match_info["name"]
-    content_type = ASSETS.get(name)
-    if content_type is None:
+@doc("The web console's style sheet", tag="console", responses={200: _CSS})
+async def console_css(request: web.Request) -> web.FileResponse:
+    return _file("app.css", ASSETS["app.css"])
+
+
+@routes.get("/console/{module}.js")
+@public
+@doc("One of the web console's JavaScript modules", tag="console", responses={200: _JS_DOC},
+     path_params=_MODULE)
+async def console_js(request: web.Request) -> web.FileResponse:
+    name = f"{request.match_info['module']}.js"
+    if name not in ASSETS:
         raise not_found("console file")
-    return _file(name, content_type)
+    return _file(name, ASSETS[name])

@@ -181,6 +181,12 @@ async def test_users_see_only_their_own_tokens_and_admins_see_every_owner(
 
     page = await console.sign_in(*ADMIN)
     await expect(page.get_by_role("rowheader")).to_have_count(2)
+    # A reload keeps the session (sessionStorage, this tab only); the Tokens link leads back.
+    await page.reload()
+    await expect(page.get_by_text("Signed in as admin (admin)")).to_be_visible()
+    await page.get_by_role("link", name="Tokens").click()
+    await expect(page.get_by_role("heading", name="Tokens", level=1)).to_be_visible()
+    assert await page.evaluate("document.cookie") == ""
     await expect(row_of(page, "alice-sensor").get_by_role("cell", name="alice", exact=True)
                  ).to_be_visible()
     await expect(row_of(page, "admin-only").get_by_role("cell", name="admin", exact=True)

@@ -102,9 +102,13 @@ def test_the_page_has_no_inline_script_or_style_and_loads_only_listed_files():
 
 async def test_the_console_routes_are_public_and_documented(client):
     document = await (await client.get("/openapi.json")).json()
-    for path in ("/", "/console", "/console/{name}"):
+    expected = {"/": None, "/console/": None, "/console": "text/html",
+                "/console/app.css": "text/css", "/console/{module}.js": "text/javascript"}
+    for path, content_type in expected.items():
         operation = document["paths"][path]["get"]
         assert operation["tags"] == ["console"]
         assert operation["security"] == []
-    assert document["paths"]["/console/{name}"]["get"]["parameters"][0]["schema"]["enum"] == \
-        sorted(ASSETS)
+        if content_type:
+            assert list(operation["responses"]["200"]["content"]) == [content_type]
+    modules = document["paths"]["/console/{module}.js"]["get"]["parameters"][0]["schema"]["enum"]
+    assert sorted(f"{m}.js" for m in modules) == sorted(n for n in ASSETS if n.endswith(".js"))
