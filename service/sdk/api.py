@@ -77,6 +77,9 @@ class APIConnector(Connector):
         if not url:
             raise InstanceError(f"{self.keys} has no URL: set MRSM_API_URL or url in "
                                 f"[api.{self.label}] of {config_path()}.")
+        if not url.startswith(("http://", "https://")):
+            raise InstanceError(f"{self.keys}: the URL must start with http:// or https://, "
+                                f"not {url!r}.")
         return url.rstrip("/")
 
     # --- HTTP ------------------------------------------------------------------------
@@ -97,6 +100,8 @@ class APIConnector(Connector):
                         return await _parse(resp)
         except aiohttp.ClientConnectionError as err:
             raise InstanceError(f"Cannot reach {self._base_url()}: {err}") from None
+        except aiohttp.ClientError as err:  # a malformed answer, too many redirects, ...
+            raise InstanceError(f"HTTP error with {self._base_url()}: {err}") from None
         except TimeoutError:
             raise InstanceError(f"{self._base_url()} did not answer within "
                                 f"{self.timeout:g} s.") from None

@@ -160,12 +160,12 @@ class SQLConnector(Connector):
                 "scopes": [{"name": n, "description": d} for n, d in SCOPES.items()]}
 
     async def acreate_token(self, body: dict) -> dict:
-        data = self._validate(TokenCreateSchema(), body)
+        data = dict(self._validate(TokenCreateSchema(), body))
+        # Every field the route passes, by the same names (label, scopes, rate_limit, ...).
+        options = {"expiration_given": "expiration" in data, "username": data.pop("user", None),
+                   **data}
         async with self._connection() as conn:
-            return await ops.register(
-                conn, self.settings, ops.OPERATOR, label=data.get("label"),
-                expiration_given="expiration" in data, expiration=data.get("expiration"),
-                scopes=data.get("scopes"), username=data.get("user"))
+            return await ops.register(conn, self.settings, ops.OPERATOR, **options)
 
     async def atoken_page(self, *, user: str | None = None, limit: int = 100,
                           offset: int = 0) -> dict:

@@ -159,7 +159,8 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = base_env(database_url, log.with_suffix(".toml"), PORT=str(self.port),
-                       ADMIN_USERNAME="root", ADMIN_PASSWORD=ROOT_PASSWORD, ACCESS_LOG="0")
+                       ADMIN_USERNAME="root", ADMIN_PASSWORD=ROOT_PASSWORD, ACCESS_LOG="0",
+                       LAST_USED_FLUSH_SECONDS="1")
         env.pop("PYTHONWARNINGS")
         self._log = log.open("w")
         self.proc = subprocess.Popen([sys.executable, "-m", "service"], env=env,

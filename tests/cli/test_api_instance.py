@@ -36,6 +36,15 @@ def test_register_token_skips_the_owner_prompt(mrsm_tty, cli, users, as_user, se
               (line.partition(": ") for line in result.stdout.splitlines()) if value}
     assert fields["API Key"] == make_api_key(fields["Client ID"], fields["Client Secret"])
     assert _me(server.url, fields["API Key"]) == 200
+    # The service records the use (flushed every second here); the table shows it.
+    deadline = time.monotonic() + 10
+    while True:
+        [row] = cli("show", "tokens").stdout.splitlines()[1:]
+        if "never" not in row.split("UTC")[-1]:
+            break
+        assert time.monotonic() < deadline, row
+        time.sleep(0.2)
+    assert row.split()[-1] == "yes" and row.count("UTC") == 2  # expiration and last used
 
 
 def test_a_user_sees_their_own_tokens_an_admin_sees_all(cli, users, as_user):
@@ -117,6 +126,8 @@ def test_api_failures_are_one_line(cli, users, as_user, server, tmp_path):
          "mrsm: Cannot reach http://127.0.0.1:"),
         ({"MRSM_API_URL": server.url, "MRSM_API_KEY": "mrsm-key:bm90LWEta2V5"},
          "mrsm: The credential is invalid, expired or revoked."),
+        ({**as_user("alice"), "MRSM_API_URL": server.url.removeprefix("http://")},
+         "mrsm: api:main: the URL must start with http:// or https://"),
     ]
     for env, message in cases:
         result = cli("show", "tokens", "-i", "api:main", **env)
