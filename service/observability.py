@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from service import keys, metrics
@@ -151,8 +152,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+class MalformedRequestFilter(logging.Filter):
+    """aiohttp logs each request it cannot parse at ERROR, with a traceback that quotes the
+    offending bytes: an Authorization header among them, and a log any client can flood.
+    Such a record becomes one WARNING line naming the problem, without the bytes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = "malformed request refused: %s %s from %s"
+            record.args = (exc.code, type(exc).__name__, record.args[0] if record.args else "?")
+            record.exc_info = record.exc_text = None
+        return True
+
+
 def configure_logging(level: str, fmt: str = "json") -> None:
     """Root logging to stderr: JSON lines (LOG_FORMAT=json, the default) or plain text."""
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedRequestFilter) for f in server_log.filters):
+        server_log.addFilter(MalformedRequestFilter())
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
 import pytest
 
 from service.app import create_app
-from service.observability import ACCESS_LOGGER, JsonFormatter, request_id_from
+from service.observability import (
+    ACCESS_LOGGER,
+    JsonFormatter,
+    MalformedRequestFilter,
+    request_id_from,
+)
 from tests.conftest import ADMIN_PASSWORD
 
 
@@ -118,3 +124,30 @@ def test_the_json_formatter_writes_one_parseable_line():
     assert parsed["message"] == "odd \"text\"\nhere"
     assert parsed["status"] == 503
     assert parsed["time"].endswith("Z")
+
+
+@pytest.fixture
+def malformed_filter():
+    server_log = logging.getLogger("aiohttp.server")
+    installed = MalformedRequestFilter()
+    server_log.addFilter(installed)
+    yield
+    server_log.removeFilter(installed)
+
+
+async def test_a_malformed_request_logs_one_warning_without_its_bytes(client, caplog,
+                                                                      malformed_filter):
+    caplog.set_level(logging.DEBUG, logger="aiohttp.server")
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cr3t\x00x\r\n\r\n")
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert answer.split(b"\r\n")[0].endswith(b" 400 Bad Request")
+    records = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert len(records) == 1
+    record = records[0]
+    assert record.levelname == "WARNING" and record.exc_info is None
+    line = JsonFormatter().format(record)
+    assert "malformed request refused: 400 BadHttpMessage" in line
+    assert "s3cr3t" not in line and "Traceback" not in line
