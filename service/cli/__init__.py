@@ -144,3 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nmrsm: interrupted; nothing more was done.", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug: still one line, with the trace on request
+        if os.environ.get("MRSM_DEBUG"):
+            raise
+        print(f"mrsm: unexpected error ({type(err).__name__}: {err}); "
+              "set MRSM_DEBUG=1 to see where.", file=sys.stderr)
+        return 1

@@ -87,7 +87,8 @@ class SQLConnector(Connector):
         try:
             # The service's own pool set-up (JSON codecs, timeouts), sized for one client.
             return await create_pool(settings, min_size=1, max_size=4)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+        except (OSError, TimeoutError, ValueError, asyncpg.PostgresError,
+                asyncpg.InterfaceError) as err:  # ValueError: not a PostgreSQL URL
             raise InstanceError(f"Cannot connect to the database {mask_dsn(dsn)}: "
                                 f"{str(err) or type(err).__name__}") from None
 

@@ -24,8 +24,9 @@ from tests.cli.support import (
 
 
 @pytest.fixture(scope="session")
-def server(database_url: str, tmp_path_factory) -> Server:
-    return Server.shared(database_url, tmp_path_factory.mktemp("server") / "service.log")
+def server(database_url: str, tmp_path_factory) -> Iterator[Server]:
+    yield Server.shared(database_url, tmp_path_factory.mktemp("server") / "service.log")
+    Server.stop_shared()
 
 
 @pytest.fixture

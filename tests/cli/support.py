@@ -180,6 +180,8 @@ class Server:
             time.sleep(0.1)
 
     def stop(self) -> None:
+        if self._log.closed:
+            return
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -194,5 +196,12 @@ class Server:
         """One server for the session, whichever test directory asks first."""
         if cls._running is None or cls._running.proc.poll() is not None:
             cls._running = cls(database_url, log)
-            atexit.register(cls._running.stop)
+            atexit.register(cls._running.stop)  # should the session end abruptly
         return cls._running
+
+    @classmethod
+    def stop_shared(cls) -> None:
+        """Stop it before the session's database is dropped."""
+        if cls._running is not None:
+            cls._running.stop()
+            cls._running = None

@@ -10,6 +10,7 @@ import urllib.request
 
 import pytest
 
+from service.cli import COMMANDS
 from tests.cli.support import MRSM, free_port
 from tests.db import create_database, drop_database, with_database
 
@@ -119,3 +120,23 @@ async def test_migrate_makes_an_empty_database_usable(mrsm, server_dsn):
         assert (after.returncode, after.stdout) == (0, "No tokens.\n")
     finally:
         await drop_database(server_dsn, name)
+
+
+def test_not_a_postgresql_url_is_one_line(cli):
+    result = cli("show", "tokens", DATABASE_URL="mysql://u@localhost/db")
+    assert result.returncode == 1
+    assert result.error_line.startswith(
+        "mrsm: Cannot connect to the database mysql://u@localhost/db: invalid DSN")
+
+
+def test_a_bug_is_still_one_line_with_the_trace_on_request(cli, monkeypatch):
+    def broken(ctx):
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(COMMANDS, ("show", "token"), broken)
+    result = cli("show", "tokens")
+    assert result.returncode == 1
+    assert result.stderr == ("mrsm: unexpected error (RuntimeError: boom); "
+                             "set MRSM_DEBUG=1 to see where.\n")
+    with pytest.raises(RuntimeError, match="boom"):
+        cli("show", "tokens", MRSM_DEBUG="1")

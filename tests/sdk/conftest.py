@@ -13,8 +13,9 @@ from tests.cli.support import CHEAP_ARGON2, PASSWORD, ROOT_PASSWORD, Server, add
 
 
 @pytest.fixture(scope="session")
-def server(database_url: str, tmp_path_factory) -> Server:
-    return Server.shared(database_url, tmp_path_factory.mktemp("server") / "service.log")
+def server(database_url: str, tmp_path_factory) -> Iterator[Server]:
+    yield Server.shared(database_url, tmp_path_factory.mktemp("server") / "service.log")
+    Server.stop_shared()
 
 
 @pytest.fixture(autouse=True)
