@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import logging
 import threading
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from service.sdk.user import User
 
 T = TypeVar("T")
+log = logging.getLogger("service.sdk")
 PAGE_SIZE = 1000  # the API's largest page
 
 
@@ -83,11 +85,13 @@ class _SdkLoop:
             return
         try:
             asyncio.run_coroutine_threadsafe(close_all(), loop).result(timeout=10)
+        except Exception as err:  # closing is best effort (often at exit): say so, go on
+            log.warning("could not close the connections cleanly: %s", err)
         finally:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=10)
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+            if not loop.is_running():
+                loop.close()
 
 
 _SDK = _SdkLoop()

@@ -193,8 +193,11 @@ async def test_the_async_variant_and_the_sync_api_inside_a_loop(users):
     created = await conn.acreate_token({"user": "alice", "label": "async"})
     assert created["label"] == "async" and "secret" in created
     assert [t["label"] for t in await conn.alist_tokens("alice")] == ["async"]
-    # The synchronous API still works when a loop is already running in this thread.
+    # The synchronous API still works when a loop is already running in this thread,
+    # and its connections can be closed from there.
     assert [t.label for t in conn.get_tokens(user="alice")] == ["async"]
+    mrsm.clear_connectors()
+    assert [t.label for t in mrsm.get_connector().get_tokens()] == ["async"]
 
 
 def test_scopes_may_be_given_as_the_cli_takes_them(users):
