@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 
 import pytest
 from playwright.async_api import expect
@@ -309,6 +311,23 @@ async def test_an_ended_session_asks_to_sign_in_again_and_keeps_what_was_typed(
     assert token["scopes"] == ["read:pipes"]
 
 
+async def test_sign_out_from_the_sign_in_again_dialog(console, server, people):
+    page, http = await console.sign_in(*ALICE), server.http
+    await http.call("PATCH", "/users/alice", headers=await http.bearer(*ADMIN),
+                    body={"password": "alice-new-password"})
+    await page.get_by_role("button", name="Refresh").click()
+    again = page.get_by_role("dialog", name="Sign in again")
+    await expect(again).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(again).to_be_visible()  # only signing in or out closes it
+    await again.get_by_role("button", name="Sign out").click()
+    await expect(again).to_be_hidden()
+    await expect(page.get_by_role("dialog")).to_have_count(0)
+    await expect(page.get_by_role("table")).to_be_hidden()
+    await expect(page.get_by_label("Username")).to_be_editable()
+    await console.sign_in("alice", "alice-new-password")
+
+
 async def test_keyboard_only_on_a_narrow_screen(console_factory, server, people):
     await server.http.create_token(await server.http.bearer(*ALICE), label="phone-made")
     console = await console_factory(viewport={"width": 390, "height": 844})
@@ -337,6 +356,7 @@ async def test_keyboard_only_on_a_narrow_screen(console_factory, server, people)
     await keys.press("Enter")  # submits the form
     created = page.get_by_role("dialog", name="Token created")
     await expect(created).to_be_visible()
+    await console.shot("creation-dialog-narrow")
     await tab_to(created.get_by_role("checkbox", name=COPIED))
     await keys.press("Space")
     await keys.press("Tab")
@@ -381,7 +401,11 @@ async def test_never_expires_is_not_offered_when_the_policy_forbids_it(
 
 
 async def test_the_readme_screenshot(console, server, people):
-    """The README's picture of Settings > Tokens, made from a real page."""
+    """The README's picture of Settings > Tokens, made from a real page.
+
+    Saved under test-artifacts/ on every run; copied over docs/img/ (a tracked file) only
+    with UPDATE_README_IMAGE=1, so that running the tests leaves the work tree clean.
+    """
     http = server.http
     admin, alice = await http.bearer(*ADMIN), await http.bearer(*ALICE)
     await http.create_token(alice, label="greenhouse-sensor-3",
@@ -393,6 +417,10 @@ async def test_the_readme_screenshot(console, server, people):
                             scopes=["read:pipes", "write:pipes", "delete:pipes"])
     await console.page.set_viewport_size({"width": 1280, "height": 560})
     await console.sign_in(*ADMIN)
-    README_IMAGE.parent.mkdir(parents=True, exist_ok=True)
-    await console.page.screenshot(path=README_IMAGE)
-    assert README_IMAGE.stat().st_size > 10_000
+    await expect(console.page.get_by_role("rowheader")).to_have_count(4)
+    shot = await console.shot("readme-console-tokens")
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("UPDATE_README_IMAGE") == "1":
+        README_IMAGE.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, README_IMAGE)
+    assert README_IMAGE.exists(), "run once with UPDATE_README_IMAGE=1 to make it"
