@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 import os
 import re
-import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from service import keys, metrics
@@ -115,68 +111,23 @@ def observability_middleware(settings: Settings) -> Callable[..., Awaitable[web.
 
 def _log_request(request: web.Request, route: str, status: int, elapsed: float,
                  request_id: str) -> None:
+    if not _access.isEnabledFor(logging.INFO):
+        return
     principal = request.get(keys.PRINCIPAL)
-    _access.info(
-        "%s %s %s", request.method, route, status,
-        extra={"fields": {
-            "method": request.method,
-            "route": route,
-            "path": request.path[:_MAX_PATH],
-            "status": status,
-            "duration_ms": round(elapsed * 1000, 3),
-            "remote": request.remote,
-            "user_id": str(principal.user_id) if principal is not None else None,
-            "token_id": (str(principal.token_id)
-                         if principal is not None and principal.token_id else None),
-            "request_id": request_id,
-        }},
-    )
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and any `fields` given."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        out = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="milliseconds").replace("+00:00", "Z"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        fields = getattr(record, "fields", None)
-        if fields:
-            out.update(fields)
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
-
-
-class MalformedRequestFilter(logging.Filter):
-    """aiohttp logs each request it cannot parse at ERROR, with a traceback that quotes the
-    offending bytes: an Authorization header among them, and a log any client can flood.
-    Such a record becomes one WARNING line naming the problem, without the bytes."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, HttpProcessingError):
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-            record.msg = "malformed request refused: %s %s from %s"
-            record.args = (exc.code, type(exc).__name__, record.args[0] if record.args else "?")
-            record.exc_info = record.exc_text = None
-        return True
-
-
-def configure_logging(level: str, fmt: str = "json") -> None:
-    """Root logging to stderr: JSON lines (LOG_FORMAT=json, the default) or plain text."""
-    server_log = logging.getLogger("aiohttp.server")
-    if not any(isinstance(f, MalformedRequestFilter) for f in server_log.filters):
-        server_log.addFilter(MalformedRequestFilter())
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+    fields = {
+        "method": request.method,
+        "route": route,
+        "path": request.path[:_MAX_PATH],
+        "status": status,
+        "duration_ms": round(elapsed * 1000, 3),
+        "remote": request.remote,
+        "user_id": str(principal.user_id) if principal is not None else None,
+        "token_id": (str(principal.token_id)
+                     if principal is not None and principal.token_id else None),
+        "request_id": request_id,
+    }
+    # makeRecord + handle rather than .info(): .info() walks the stack to find the caller's
+    # file and line, which the line does not show and which cost more than the rest of it.
+    _access.handle(_access.makeRecord(ACCESS_LOGGER, logging.INFO, "", 0, "%s %s %s",
+                                      (request.method, route, status), None,
+                                      extra={"fields": fields}))

@@ -13,7 +13,7 @@ import time
 
 from aiohttp import web
 
-from service import observability
+from service import logs
 from service.app import create_app
 from service.auth.passwords import PasswordHasher
 from service.bootstrap import ensure_admin
@@ -24,8 +24,8 @@ log = logging.getLogger("service")
 
 
 def configure_logging(settings: Settings) -> None:
-    """JSON lines on stderr by default (LOG_FORMAT); see service.observability."""
-    observability.configure_logging(settings.log_level, settings.log_format)
+    """JSON lines on stderr by default (LOG_FORMAT); see service.logs."""
+    logs.configure_logging(settings.log_level, settings.log_format)
 
 
 def with_database(settings: Settings) -> tuple[Settings, object | None]:

@@ -1,0 +1,123 @@
+"""Logging set-up: JSON lines on stderr, written through a small buffer.
+
+One line per record: time, level, logger, message, and the `fields` a record carries
+(the access line's method, route, status, ...). Lines of level INFO are written in
+batches, at the latest FLUSH_SECONDS after they were logged, so a busy server makes one
+write system call per batch rather than one per request; WARNING and above, and a full
+batch, are written at once. Exiting normally (SIGTERM included) writes what is left; a
+kill -9 can lose the last FLUSH_SECONDS of INFO lines.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+from typing import TextIO
+
+from aiohttp.http_exceptions import HttpProcessingError
+
+FLUSH_SECONDS = 0.2
+MAX_BATCH = 256
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and any `fields` given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._prefix = ""
+
+    def _time(self, created: float) -> str:
+        # strftime once a second; the handler's lock serialises calls.
+        second = int(created)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{int((created - second) * 1000):03d}Z"
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "time": self._time(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if fields:
+            out.update(fields)
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+class BatchingHandler(logging.StreamHandler):
+    """A StreamHandler that writes INFO lines in batches (see the module's docstring)."""
+
+    def __init__(self, stream: TextIO, interval: float = FLUSH_SECONDS) -> None:
+        super().__init__(stream)
+        self._lines: list[str] = []
+        self._interval = interval
+        threading.Thread(target=self._flush_regularly, name="log-flush", daemon=True).start()
+
+    def emit(self, record: logging.LogRecord) -> None:  # called with self.lock held
+        try:
+            self._lines.append(self.format(record))
+            if record.levelno >= logging.WARNING or len(self._lines) >= MAX_BATCH:
+                self.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        with self.lock:
+            if self._lines:
+                lines, self._lines = self._lines, []
+                self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()
+
+    def _flush_regularly(self) -> None:
+        while True:
+            time.sleep(self._interval)
+            if self._lines:
+                try:
+                    self.flush()
+                except Exception:  # noqa: S112 - a closed stream at exit; nothing to report to
+                    continue
+
+
+class MalformedRequestFilter(logging.Filter):
+    """aiohttp logs each request it cannot parse at ERROR, with a traceback that quotes the
+    offending bytes: an Authorization header among them, and a log any client can flood.
+    Such a record becomes one WARNING line naming the problem, without the bytes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = "malformed request refused: %s %s from %s"
+            record.args = (exc.code, type(exc).__name__, record.args[0] if record.args else "?")
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def configure_logging(level: str, fmt: str = "json") -> None:
+    """Root logging to stderr: JSON lines (LOG_FORMAT=json, the default) or plain text."""
+    # No line shows the thread or process, so LogRecord need not look them up (it is per
+    # request for the access line).
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedRequestFilter) for f in server_log.filters):
+        server_log.addFilter(MalformedRequestFilter())
+    handler = BatchingHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
