@@ -14,7 +14,7 @@ import uuid
 
 import asyncpg
 
-from service.auth import credentials
+from service.auth import apikeys, credentials
 from service.auth.cache import CredentialCache
 from service.auth.jwt import JwtCodec
 from service.auth.lastused import LastUsedTracker
@@ -50,6 +50,8 @@ class Authenticator:
         generation = self.cache.generation
         exp = None
         if kind == "api_key":
+            if apikeys.parse_api_key(value) is None:
+                return None  # mistyped or forged (checksum): refused without a connection
             async with self.pool.acquire(timeout=self._timeout) as conn:
                 principal = await credentials.principal_from_api_key(conn, value)
         else:
@@ -71,6 +73,8 @@ class Authenticator:
         now = time.time()
         principal = self.cache.get(digest, now)
         if principal is None:
+            if not apikeys.secret_well_formed(secret):
+                return None  # mistyped or forged (checksum): refused without a connection
             generation = self.cache.generation
             async with self.pool.acquire(timeout=self._timeout) as conn:
                 row = await credentials.check_client_secret(conn, client_id, secret)
