@@ -326,10 +326,16 @@ async def test_delete_user_keeps_tokens_ownerless_and_ends_every_jwt(
     await assert_error(resp, 401, "invalid_client")
     users = await (await api.client.get("/users", headers=admin_headers)).json()
     assert "alice" not in {u["username"] for u in users["items"]}
+    # An admin may still tidy the ownerless token away.
+    resp = await api.client.patch(f"/tokens/{token['id']}", headers=admin_headers,
+                                  json={"label": "orphan"})
+    assert resp.status == 200 and (await resp.json())["is_valid"] is False
+    assert (await api.client.delete(f"/tokens/{token['id']}", headers=admin_headers)).status == 204
 
 
 async def test_recreated_user_does_not_inherit_old_jwts(api, admin_headers, user_headers):
     old_sub = claims_of(user_headers["Authorization"].split()[1])["sub"]
+    old_token = await api.create_token(user_headers, label="old")
     await api.client.delete("/users/alice", headers=admin_headers)
     resp = await post_user(api, admin_headers, username="alice", password=USER_PASSWORD)
     assert resp.status == 201
@@ -340,6 +346,12 @@ async def test_recreated_user_does_not_inherit_old_jwts(api, admin_headers, user
     fresh = await api.bearer("alice")
     assert claims_of(fresh["Authorization"].split()[1])["sub"] == new_id
     assert await _status(api, fresh) == 200
+    # Nor the old tokens: they stay ownerless.
+    mine = await (await api.client.get("/tokens", headers=fresh)).json()
+    assert mine["items"] == [] and mine["total"] == 0
+    everyone = await (await api.client.get("/tokens?user=alice", headers=admin_headers)).json()
+    assert everyone["total"] == 0
+    assert await _status(api, {"Authorization": old_token["api_key"]}) == 401
 
 
 async def test_delete_rules(api, admin_headers, user_headers):
