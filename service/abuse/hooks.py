@@ -6,6 +6,7 @@ token has its own limits (then one bucket update and one network test).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from service.audit import repo as audit_repo
 from service.audit.recorder import CURRENT_REQUEST, AuditBuffer
 from service.auth.apikeys import parse_api_key
 from service.auth.principal import Principal
+from service.errors import DATABASE_UNAVAILABLE
+
+log = logging.getLogger("service.abuse")
 
 
 @dataclass
@@ -101,7 +105,12 @@ async def auth_failed(request: web.Request, header: str,
         subject = _api_key_subject(header)
         if subject is None and _is_jwt(header):
             return
-    await request.app[keys.ABUSE].throttle.failed(source_of(request), subject)
+    try:
+        await request.app[keys.ABUSE].throttle.failed(source_of(request), subject)
+    except DATABASE_UNAVAILABLE as exc:
+        # The answer stays 401: a garbage key needs no database to be refused, and
+        # only the counting is lost while the database is away.
+        log.warning("failed authentication not counted: %s", type(exc).__name__)
 
 
 def _is_jwt(header: str) -> bool:
