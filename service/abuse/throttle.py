@@ -50,6 +50,7 @@ WHERE (rule, key) IN (SELECT * FROM unnest($1::text[], $2::bytea[])) AND blocked
 """
 PURGE = "DELETE FROM auth_throttle WHERE expires_at < now()"
 PURGE_EVERY_SECONDS = 60.0
+MAX_CACHED_BLOCKS = 100_000
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,11 @@ class BlockCache:
 
     def put(self, rule: str, key: bytes, until: float) -> None:
         self._until[(rule, key)] = until
+        if len(self._until) > MAX_CACHED_BLOCKS:
+            # Many addresses blocked at once: forget the finished blocks.
+            now = time.time()
+            for old in [k for k, t in self._until.items() if t <= now]:
+                del self._until[old]
 
     def remaining(self, keys: list[tuple[str, bytes]]) -> float | None:
         """Seconds until the last of `keys`' blocks ends, or None when none is blocked."""

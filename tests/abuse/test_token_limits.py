@@ -105,7 +105,7 @@ async def test_allowed_cidrs_inside_and_outside(tapi, tadmin):
     token = await tapi.create_token(tadmin, label="lan",
                                     allowed_cidrs=["10.0.0.0/8", "2001:db8::/32"])
     key = {"Authorization": token["api_key"]}
-    for inside in ("10.1.2.3", "2001:db8::7"):
+    for inside in ("10.1.2.3", "2001:db8::7", "::ffff:10.1.2.4"):  # mapped = IPv4
         resp = await tapi.client.get("/users/me", headers=from_ip(inside, key))
         assert resp.status == 200, inside
     # Outside: refused exactly like a wrong key (401), so a thief learns nothing.
