@@ -6,12 +6,28 @@ import base64
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 import asyncpg
 import jwt
 import pytest
 
 ERROR_KEYS = {"error", "error_description"}
+
+# What issue 2 requires in every token representation (other features may add fields).
+SHAPE = {"id", "label", "user", "scopes", "expiration", "created_at", "is_valid",
+         "invalidated_at", "last_used_at"}
+ONCE = {"secret", "api_key"}
+
+
+def assert_token_shape(body: dict, *, created: bool = False) -> None:
+    assert SHAPE <= set(body), body
+    assert (ONCE <= set(body)) if created else not (ONCE & set(body)), body
+    assert not any("hash" in key or "secret" in key for key in set(body) - ONCE), body
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 async def assert_error(resp, status: int, code: str | None = None) -> dict:
