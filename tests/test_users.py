@@ -9,7 +9,7 @@ from tests.assertions import (
     assert_error,
     bearer,
     clean_tables,  # noqa: F401 (autouse: a faster clean slate)
-    )
+)
 from tests.conftest import USER_PASSWORD
 
 PASSWORD = "long-enough-1"
