@@ -150,7 +150,7 @@ async def _password_grant(request: web.Request, params: dict[str, str]) -> web.R
     if hasher.needs_rehash(user["password_hash"]):
         new_hash = await hasher.hash(params["password"])
         async with app[keys.POOL].acquire() as conn:
-            await users_repo.rehash(conn, user["id"], new_hash)
+            await users_repo.rehash(conn, user["id"], new_hash, user["password_hash"])
     scopes = _narrow(params, user_scopes(user["type"], user["scopes"]))
     token, exp = app[keys.JWT].issue(user_id=user["id"], scopes=scopes,
                                      password_version=user["password_version"])

@@ -38,8 +38,9 @@ UPDATE users SET
 WHERE id = $1
 RETURNING id, username, password_hash, password_version, type, scopes, created_at
 """
-# A rehash on login keeps the same password: JWTs already issued stay valid.
-REHASH = "UPDATE users SET password_hash = $2 WHERE id = $1"
+# A rehash on login keeps the same password: JWTs already issued stay valid. Only over
+# the hash that was verified: a password change committed meanwhile must not be undone.
+REHASH = "UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash = $3"
 INVALIDATE_TOKENS = """
 UPDATE tokens SET invalidated_at = coalesce(invalidated_at, now()) WHERE user_id = $1
 """
@@ -85,8 +86,9 @@ async def update(conn: asyncpg.Connection, user_id: uuid.UUID, *, password_hash:
     return await conn.fetchrow(UPDATE, user_id, password_hash, type_, scopes)
 
 
-async def rehash(conn: asyncpg.Connection, user_id: uuid.UUID, password_hash: str) -> None:
-    await conn.execute(REHASH, user_id, password_hash)
+async def rehash(conn: asyncpg.Connection, user_id: uuid.UUID, password_hash: str,
+                 verified_hash: str) -> None:
+    await conn.execute(REHASH, user_id, password_hash, verified_hash)
 
 
 async def delete(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
