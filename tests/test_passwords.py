@@ -131,3 +131,29 @@ async def test_full_hash_queue_answers_503(aiohttp_client, make_settings, api):
         if resp.status == 503:
             await assert_error(resp, 503, "service_unavailable")
             assert resp.headers["Retry-After"] == "1"
+
+
+async def test_rehash_never_undoes_a_concurrent_password_change(api, aiohttp_client,
+                                                                make_settings, database_url):
+    """A login that rehashes must not write back the old password over a newer one.
+
+    The login verifies the old password against the cheap hash, then spends a slow
+    argon2 hash on it; a password change lands in that window. Whatever the order,
+    afterwards the new password works and the old one does not.
+    """
+    await api.create_user("alice", "old-password")
+    alice = await api.bearer("alice", "old-password")
+    settings = make_settings(argon2_time_cost=8, argon2_memory_cost=65536,
+                             argon2_parallelism=1)
+    slow = await aiohttp_client(create_app(settings))
+    form = {"grant_type": "password", "username": "alice", "password": "old-password"}
+    login = asyncio.ensure_future(slow.post("/login", data=form))
+    await asyncio.sleep(0.1)  # the login has verified and is hashing
+    resp = await api.client.patch("/users/me", headers=alice,
+                                  json={"current_password": "old-password",
+                                        "new_password": "new-password"})
+    assert resp.status == 200
+    assert (await login).status in (200, 400)
+    await api.login("alice", "new-password")
+    resp = await api.client.post("/login", data=form)
+    await assert_error(resp, 400, "invalid_grant")
