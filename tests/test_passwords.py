@@ -143,7 +143,7 @@ async def test_rehash_never_undoes_a_concurrent_password_change(api, aiohttp_cli
     """
     await api.create_user("alice", "old-password")
     alice = await api.bearer("alice", "old-password")
-    settings = make_settings(argon2_time_cost=8, argon2_memory_cost=65536,
+    settings = make_settings(argon2_time_cost=4, argon2_memory_cost=65536,
                              argon2_parallelism=1)
     slow = await aiohttp_client(create_app(settings))
     form = {"grant_type": "password", "username": "alice", "password": "old-password"}
