@@ -123,6 +123,9 @@ async def test_client_credentials_with_basic(api, alice):
     # The scheme name is case-insensitive.
     raw = basic(token["id"], token["secret"])["Authorization"].split(" ", 1)[1]
     await granted(await login(api, form, headers={"Authorization": f"bAsIc {raw}"}))
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before base64; decoded on receipt.
+    encoded = basic(token["id"].replace("-", "%2D"), token["secret"].replace("_", "%5F"))
+    await granted(await login(api, form, headers=encoded))
     # Not both.
     for extra in ({"client_id": token["id"], "client_secret": token["secret"]},
                   {"client_id": token["id"]}, {"client_secret": token["secret"]}):
