@@ -21,6 +21,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 FLUSH_SECONDS = 0.2
 MAX_BATCH = 256
+# One encoder for every line: json.dumps(default=...) builds a new JSONEncoder per call.
+_encode = json.JSONEncoder(default=str).encode
 
 
 class JsonFormatter(logging.Formatter):
@@ -51,7 +53,7 @@ class JsonFormatter(logging.Formatter):
             out.update(fields)
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+        return _encode(out)
 
 
 class BatchingHandler(logging.StreamHandler):

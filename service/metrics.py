@@ -1,9 +1,10 @@
 """Prometheus metrics: what the service counts, and GET /metrics (admins only).
 
 The counters live in one registry per process (`REGISTRY`): a metric is a process-wide
-fact, like the log. Per request the service does only dictionary look-ups and counter
-increments here (`observe_request`); everything else (the pool gauge, process figures,
-the text rendering) is computed when someone scrapes /metrics.
+fact, like the log. Per request the service does only dictionary look-ups and integer
+increments here (`observe_request`): the counters are plain integers, not
+prometheus_client's locked values, and everything else (cumulating the histogram, the pool
+gauge, process figures, the text rendering) is done when someone scrapes /metrics.
 
 With several worker processes each has its own counters; scrape each one, or run one
 process per container as the Dockerfile does.
@@ -11,48 +12,127 @@ process per container as the Dockerfile does.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from itertools import accumulate
+
 import asyncpg
 from aiohttp import web
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    ProcessCollector,
-    generate_latest,
-)
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.utils import floatToGoString
 
 from service import keys
 from service.auth.scopes import requires
 from service.openapi import doc
 
+
+class _Count:
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def inc(self, amount: int = 1) -> None:
+        self.value += amount
+
+
+class _Latency:
+    __slots__ = ("counts", "sum")
+
+    def __init__(self, size: int) -> None:
+        self.counts = [0] * size  # per bucket, the last for +Inf; cumulated at scrape time
+        self.sum = 0.0
+
+
+class FastCounter:
+    """A labelled counter kept as plain integers and turned into Prometheus samples only when
+    scraped. Same calls as prometheus_client's Counter (`.labels(...).inc()`), without its
+    per-increment lock: only the event loop's thread counts, and it also serves the scrape."""
+
+    def __init__(self, name: str, documentation: str, labelnames: list[str],
+                 registry: CollectorRegistry) -> None:
+        self._name, self._doc, self._labelnames = name, documentation, tuple(labelnames)
+        self._children: dict[tuple[str, ...], _Count] = {}
+        registry.register(self)
+
+    def labels(self, *values: str, **by_name: str) -> _Count:
+        key = tuple(values) or tuple(str(by_name[n]) for n in self._labelnames)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = _Count()
+        return child
+
+    def describe(self):
+        return [CounterMetricFamily(self._name, self._doc, labels=self._labelnames)]
+
+    def collect(self):
+        family = CounterMetricFamily(self._name, self._doc, labels=self._labelnames)
+        for key, child in list(self._children.items()):
+            family.add_metric(list(key), child.value)
+        yield family
+
+
+class FastHistogram:
+    """A labelled histogram on the same terms as FastCounter (`.labels(...).observe(s)`)."""
+
+    def __init__(self, name: str, documentation: str, labelnames: list[str],
+                 buckets: tuple[float, ...], registry: CollectorRegistry) -> None:
+        self._name, self._doc, self._labelnames = name, documentation, tuple(labelnames)
+        self._bounds = buckets
+        self._children: dict[tuple[str, ...], _Latency] = {}
+        registry.register(self)
+
+    def labels(self, *values: str, **by_name: str) -> _Latency:
+        key = tuple(values) or tuple(str(by_name[n]) for n in self._labelnames)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = _Latency(len(self._bounds) + 1)
+        return child
+
+    def observe(self, child: _Latency, seconds: float) -> None:
+        child.counts[bisect_left(self._bounds, seconds)] += 1
+        child.sum += seconds
+
+    def describe(self):
+        return [HistogramMetricFamily(self._name, self._doc, labels=self._labelnames)]
+
+    def collect(self):
+        family = HistogramMetricFamily(self._name, self._doc, labels=self._labelnames)
+        names = [floatToGoString(b) for b in self._bounds] + ["+Inf"]
+        for key, child in list(self._children.items()):
+            cumulative = list(accumulate(child.counts))
+            family.add_metric(list(key), list(zip(names, cumulative, strict=True)),
+                              sum_value=child.sum)
+        yield family
+
+
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)  # memory, CPU, open files: read at scrape time
 
-REQUESTS = Counter(
-    "mrsm_http_requests_total",
+REQUESTS = FastCounter(
+    "mrsm_http_requests",
     "HTTP requests answered, by method, route pattern and status.",
     ["method", "route", "status"],
     registry=REGISTRY,
 )
-LATENCY = Histogram(
+LATENCY = FastHistogram(
     "mrsm_http_request_duration_seconds",
     "Time from the request reaching the service to its response, by method and route.",
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=REGISTRY,
 )
-AUTH = Counter(
-    "mrsm_auth_results_total",
+AUTH = FastCounter(
+    "mrsm_auth_results",
     "Authentication attempts by credential kind (api_key, jwt, password, client_credentials) "
     "and result (ok, refused, throttled).",
     ["kind", "result"],
     registry=REGISTRY,
 )
 # The verified-credential cache calls AUTH_CACHE.labels(result="hit" | "miss").inc().
-AUTH_CACHE = Counter(
-    "mrsm_auth_cache_total",
+AUTH_CACHE = FastCounter(
+    "mrsm_auth_cache",
     "Look-ups in the verified-credential cache, by result (hit, miss).",
     ["result"],
     registry=REGISTRY,
@@ -64,12 +144,11 @@ AUTH_RESULTS = ("ok", "refused", "throttled")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "(unmatched)"
 
-# Children of the labelled metrics, cached so a request costs two dict look-ups rather than
-# two `labels()` calls (each takes a lock and validates its arguments).
-_request_children: dict[tuple[str, str, int], tuple] = {}
-_auth_children: dict[tuple[str, str], Counter] = {
-    (kind, result): AUTH.labels(kind=kind, result=result)
-    for kind in AUTH_KINDS for result in AUTH_RESULTS
+# Children of the labelled metrics by request key: a request costs a dict look-up, an
+# integer increment and a bisect.
+_request_children: dict[tuple[str, str, int], tuple[_Count, _Latency]] = {}
+_auth_children: dict[tuple[str, str], _Count] = {
+    (kind, result): AUTH.labels(kind, result) for kind in AUTH_KINDS for result in AUTH_RESULTS
 }
 
 
@@ -78,17 +157,16 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
     children = _request_children.get((method, route, status))
     if children is None:
         label = method if method in _METHODS else "OTHER"
-        children = (REQUESTS.labels(method=label, route=route, status=str(status)),
-                    LATENCY.labels(method=label, route=route))
+        children = (REQUESTS.labels(label, route, str(status)), LATENCY.labels(label, route))
         if method in _METHODS:  # only known methods are cached: the cache stays bounded
             _request_children[(method, route, status)] = children
-    children[0].inc()
-    children[1].observe(seconds)
+    children[0].value += 1
+    LATENCY.observe(children[1], seconds)
 
 
 def record_auth(kind: str, result: str) -> None:
     """Count an authentication result: kind in AUTH_KINDS, result in AUTH_RESULTS."""
-    _auth_children[(kind, result)].inc()
+    _auth_children[(kind, result)].value += 1
 
 
 class _PoolCollector:

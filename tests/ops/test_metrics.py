@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from service.metrics import AUTH_CACHE, REGISTRY
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+from service.metrics import AUTH_CACHE, REGISTRY, FastCounter, FastHistogram
 from tests.conftest import ADMIN_PASSWORD
 
 
@@ -127,3 +129,32 @@ async def test_public_routes_and_missing_credentials_are_not_auth_results(client
     assert (await client.get("/tokens")).status == 401
     after = sum(auth_seen(k, r) for k in ("api_key", "jwt") for r in ("ok", "refused"))
     assert after == before
+
+
+def test_the_fast_histogram_exports_cumulative_buckets_sum_and_count():
+    registry = CollectorRegistry()
+    histogram = FastHistogram("t_seconds", "test", ["route"], buckets=(0.1, 1.0),
+                              registry=registry)
+    child = histogram.labels(route="/x")
+    for seconds in (0.05, 0.1, 0.5, 2.0):
+        histogram.observe(child, seconds)
+    value = lambda suffix, **labels: registry.get_sample_value(  # noqa: E731
+        f"t_seconds{suffix}", {"route": "/x", **labels})
+    assert value("_bucket", le="0.1") == 2  # an observation on a bound is in that bucket
+    assert value("_bucket", le="1.0") == 3
+    assert value("_bucket", le="+Inf") == 4
+    assert value("_count") == 4
+    assert value("_sum") == 2.65
+
+
+def test_the_fast_counter_renders_like_a_prometheus_counter():
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    counter = FastCounter("t_things", "things counted", ["kind"], registry=ours)
+    reference = Counter("t_things", "things counted", ["kind"], registry=theirs)
+    for labelled in (counter, reference):
+        labelled.labels(kind="a").inc()
+        labelled.labels("a").inc(2)
+    text = generate_latest(ours).decode()
+    assert 't_things_total{kind="a"} 3.0' in text
+    assert text == "\n".join(line for line in generate_latest(theirs).decode().splitlines()
+                             if "_created" not in line) + "\n"
