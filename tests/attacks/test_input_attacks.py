@@ -197,3 +197,24 @@ async def test_mass_assignment_on_users_is_refused(client, admin_headers, field,
                                              field: value}, headers=admin_headers)
     assert resp.status == 422
     assert field in (await resp.json())["fields"]
+
+
+@pytest.mark.parametrize("text", SQL)
+async def test_sql_in_pipes_and_audit_filters(client, admin_headers, text, database_url):
+    before = await table_counts(database_url)
+    resp = await client.post("/pipes", json={"connector_keys": text, "metric_key": "m"},
+                             headers=admin_headers)
+    assert resp.status == 422
+    parameters = {"note": text, text: [text, {"nested": text}]}
+    resp = await client.post("/pipes", json={"connector_keys": "sql:main", "metric_key": "sqli",
+                                             "parameters": parameters}, headers=admin_headers)
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["parameters"] == parameters
+    for query in ({"user": text}, {"kind": text}, {"token": text}, {"since": text}):
+        resp = await client.get("/audit", params=query, headers=admin_headers)
+        assert resp.status == 422, (query, await resp.text())
+    resp = await client.get("/pipes", params={"connector_keys": text}, headers=admin_headers)
+    assert resp.status in (200, 422)
+    if resp.status == 200:
+        assert (await resp.json())["items"] == []
+    assert await table_counts(database_url) == before
