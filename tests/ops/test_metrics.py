@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
+from service.abuse.settings import AbuseSettings
+from service.app import create_app
 from service.metrics import AUTH_CACHE, REGISTRY, FastCounter, FastHistogram
 from tests.conftest import ADMIN_PASSWORD
 
@@ -158,3 +160,27 @@ def test_the_fast_counter_renders_like_a_prometheus_counter():
     assert 't_things_total{kind="a"} 3.0' in text
     assert text == "\n".join(line for line in generate_latest(theirs).decode().splitlines()
                              if "_created" not in line) + "\n"
+
+
+async def test_throttled_logins_and_api_keys_are_counted_as_throttled(aiohttp_client, api,
+                                                                    make_settings):
+    settings = make_settings(abuse=AbuseSettings(throttle_enabled=True, pair_failures=2,
+                                                 source_failures=3))
+    client = await aiohttp_client(create_app(settings))
+    api.client = client
+    await api.create_user("dave")
+    before = {k: auth_seen(k, "throttled") for k in ("password", "api_key")}
+    statuses = []
+    for _ in range(3):
+        resp = await client.post("/login", data={"grant_type": "password", "username": "dave",
+                                                 "password": "wrong-password"})
+        statuses.append(resp.status)
+    assert statuses[-1] == 429
+    assert auth_seen("password", "throttled") - before["password"] == statuses.count(429)
+    # Bad API keys from the same address use up its budget: refused, then throttled.
+    key_statuses = []
+    for _ in range(4):
+        resp = await client.get("/users/me", headers={"Authorization": "mrsm-key:" + "A" * 80})
+        key_statuses.append(resp.status)
+    assert key_statuses[-1] == 429 and set(key_statuses) == {401, 429}
+    assert auth_seen("api_key", "throttled") - before["api_key"] == key_statuses.count(429)
