@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 
 import asyncpg
 import jwt
-import pytest
 
 ERROR_KEYS = {"error", "error_description"}
 
@@ -78,32 +76,3 @@ def basic(client_id: str, secret: str) -> dict[str, str]:
 
 def bearer(access_token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {access_token}"}
-
-
-# Every table but these starts each test empty (as tests/conftest.py's clean_tables).
-KEEP_TABLES = {"schema_migrations", "service_settings"}
-LIST_TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
-
-
-@pytest.fixture(autouse=True)
-async def clean_tables(database_url: str) -> AsyncIterator[None]:
-    """A faster clean slate than TRUNCATE, for modules that import it.
-
-    TRUNCATE makes new files for every table and index and waits for their fsync:
-    about 0.1 s per test here, against a few ms for DELETE on tables holding a
-    handful of rows. `session_replication_role = replica` turns off foreign-key and
-    ordinary triggers for this connection only, so the order of the DELETEs does not
-    matter, the append-only audit trigger does not refuse, and no revocation NOTIFY
-    fires. Setting that needs a superuser; any other role falls back to TRUNCATE.
-    """
-    async with connect(database_url) as conn:
-        tables = ['"' + r["tablename"].replace('"', '""') + '"'
-                  for r in await conn.fetch(LIST_TABLES) if r["tablename"] not in KEEP_TABLES]
-        try:
-            async with conn.transaction():
-                await conn.execute("SET LOCAL session_replication_role = replica")
-                for table in tables:
-                    await conn.execute(f"DELETE FROM {table}")
-        except asyncpg.InsufficientPrivilegeError:  # not a superuser: the slower way
-            await conn.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
-    yield

@@ -9,7 +9,6 @@ import pytest
 
 from tests.assertions import (
     assert_error,
-    clean_tables,  # noqa: F401 (autouse: a faster clean slate)
 )
 
 JSON = {"Content-Type": "application/json"}

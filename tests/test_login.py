@@ -15,7 +15,6 @@ from tests.assertions import (
     basic,
     bearer,
     claims_of,
-    clean_tables,  # noqa: F401 (autouse: a faster clean slate)
     connect,
     header_of,
     jwt_key,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from service import keys
 from service.app import create_app
 from service.auth.scopes import DEFAULT_USER_SCOPES, SCOPES
-from tests.assertions import clean_tables  # noqa: F401 (autouse: a faster clean slate)
 
 ISSUE_SCOPES = ["read:pipes", "write:pipes", "delete:pipes", "read:tokens", "write:tokens",
                 "read:users", "write:users"]

@@ -20,7 +20,6 @@ from tests.assertions import (
     basic,
     bearer,
     claims_of,
-    clean_tables,  # noqa: F401 (autouse: a faster clean slate)
     connect,
     jwt_key,
 )

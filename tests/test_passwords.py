@@ -13,7 +13,6 @@ from service.config import Settings
 from tests.assertions import (
     assert_error,
     bearer,
-    clean_tables,  # noqa: F401 (autouse: a faster clean slate)
     connect,
 )
 from tests.conftest import Api

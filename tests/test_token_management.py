@@ -9,7 +9,6 @@ from tests.assertions import (
     SHAPE,
     assert_error,
     assert_token_shape,
-    clean_tables,  # noqa: F401 (autouse: a faster clean slate)
     connect,
     parse_time,
 )

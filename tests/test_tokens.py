@@ -16,7 +16,6 @@ from tests.assertions import (
     assert_error,
     assert_token_shape,
     bearer,
-    clean_tables,  # noqa: F401 (autouse: a faster clean slate)
     connect,
     parse_time,
 )

@@ -9,7 +9,6 @@ from tests.assertions import (
     assert_error,
     bearer,
     claims_of,
-    clean_tables,  # noqa: F401 (autouse: a faster clean slate)
     connect,
 )
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD

@@ -8,7 +8,6 @@ from service.auth.scopes import ALL_SCOPES, DEFAULT_USER_SCOPES, order
 from tests.assertions import (
     assert_error,
     bearer,
-    clean_tables,  # noqa: F401 (autouse: a faster clean slate)
 )
 from tests.conftest import USER_PASSWORD
 
