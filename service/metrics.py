@@ -130,7 +130,8 @@ AUTH = FastCounter(
     ["kind", "result"],
     registry=REGISTRY,
 )
-# The verified-credential cache calls AUTH_CACHE.labels(result="hit" | "miss").inc().
+# The verified-credential cache counts its own hits and misses (two integers, no per-request
+# metric call); `metrics` copies them into AUTH_CACHE when scraped.
 AUTH_CACHE = FastCounter(
     "mrsm_auth_cache",
     "Look-ups in the verified-credential cache, by result (hit, miss).",
@@ -209,6 +210,10 @@ routes = web.RouteTableDef()
 @doc("Prometheus metrics (admins only: needs read:users)", tag="meta",
      responses={200: ("text/plain", {"type": "string"})})
 async def metrics(request: web.Request) -> web.Response:
+    authn = request.app.get(keys.AUTHN)
+    if authn is not None:
+        AUTH_CACHE.labels(result="hit").value = authn.cache.hits
+        AUTH_CACHE.labels(result="miss").value = authn.cache.misses
     body = render(request.app.get(keys.POOL))
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4,
                                             "Cache-Control": "no-store"})

@@ -114,6 +114,13 @@ def _log_request(request: web.Request, route: str, status: int, elapsed: float,
     if not _access.isEnabledFor(logging.INFO):
         return
     principal = request.get(keys.PRINCIPAL)
+    user_id = token_id = None
+    if principal is not None:
+        ids = principal.memo.get("log_ids")
+        if ids is None:  # once per cached principal: str(UUID) is not free
+            ids = principal.memo["log_ids"] = (
+                str(principal.user_id), str(principal.token_id) if principal.token_id else None)
+        user_id, token_id = ids
     fields = {
         "method": request.method,
         "route": route,
@@ -121,9 +128,8 @@ def _log_request(request: web.Request, route: str, status: int, elapsed: float,
         "status": status,
         "duration_ms": round(elapsed * 1000, 3),
         "remote": request.remote,
-        "user_id": str(principal.user_id) if principal is not None else None,
-        "token_id": (str(principal.token_id)
-                     if principal is not None and principal.token_id else None),
+        "user_id": user_id,
+        "token_id": token_id,
         "request_id": request_id,
     }
     # makeRecord + handle rather than .info(): .info() walks the stack to find the caller's

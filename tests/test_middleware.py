@@ -285,7 +285,8 @@ async def test_owner_demoted_from_admin_loses_admin_scopes(api, admin_headers):
 
 
 async def test_jwt_dies_at_its_own_exp(aiohttp_client, make_settings, user_headers):
-    settings = make_settings(jwt_ttl_seconds=1)
+    # 3 s, not 1: on a loaded machine a 1 s JWT could expire before its first use.
+    settings = make_settings(jwt_ttl_seconds=3)
     short = Api(await aiohttp_client(create_app(settings)), settings)
     token = await short.create_token(user_headers)
     password_jwt = bearer(await short.login("alice", USER_PASSWORD))

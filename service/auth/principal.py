@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network
 
@@ -24,6 +24,9 @@ class Principal:
     # The token's own limits (issue 7, service/abuse): requests per minute, source networks.
     rate_limit: int | None = None
     allowed_cidrs: tuple[IPv4Network | IPv6Network, ...] | None = None
+    # Answers derived from this principal alone (e.g. the /users/me body), computed once:
+    # a cached principal serves every later request with it.
+    memo: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def is_admin(self) -> bool:

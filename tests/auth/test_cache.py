@@ -192,3 +192,14 @@ def test_cache_entries_expire_by_ttl_and_own_expiry(enabled):
     assert cache.get(b"a" * 32, now + 2) is None  # its own expiry
     assert cache.get(b"b" * 32, now + 4) is not None
     assert cache.get(b"b" * 32, now + 5) is None  # the safety-net TTL
+
+
+async def test_cache_hits_and_misses_are_exported_as_metrics(client, api, admin_headers):
+    token = await api.create_token(admin_headers, label="metered")
+    for _ in range(3):
+        assert await _status(client, token["api_key"]) == 200
+    cache = _authn(client).cache
+    text = await (await client.get("/metrics", headers=admin_headers)).text()
+    assert f'mrsm_auth_cache_total{{result="hit"}} {float(cache.hits)}' in text
+    assert f'mrsm_auth_cache_total{{result="miss"}} {float(cache.misses)}' in text
+    assert cache.hits >= 2
