@@ -50,6 +50,7 @@ async def abuse_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await guard.audit.close()
+        await guard.throttle.close()
 
 
 def source_of(request: web.Request) -> str:

@@ -53,6 +53,10 @@ class AbuseSettings:
     # The header carrying the client's address, read only from these proxies' connections.
     trusted_proxy_header: str | None = None
     trusted_proxies: tuple[Network, ...] = ()
+    # Where the counters live: Redis at this URL, or PostgreSQL when None.
+    redis_url: str | None = None
+    # Namespace of the Redis keys (tests give each run its own).
+    redis_prefix: str = "mrsm:throttle:"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AbuseSettings:
@@ -64,6 +68,9 @@ class AbuseSettings:
             raise ValueError("TRUSTED_PROXY_HEADER needs TRUSTED_PROXIES (the proxies' CIDRs)")
         enabled = (env.get("THROTTLE_ENABLED", "1").strip().lower()
                    not in {"0", "false", "no", "off"})
+        redis_url = (env.get("REDIS_URL") or "").strip() or None
+        if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
         return cls(
             throttle_enabled=enabled,
             window_seconds=_int(env, "THROTTLE_WINDOW_SECONDS", d.window_seconds),
@@ -73,4 +80,5 @@ class AbuseSettings:
             penalty_seconds=_int(env, "THROTTLE_PENALTY_SECONDS", d.penalty_seconds),
             trusted_proxy_header=header,
             trusted_proxies=proxies,
+            redis_url=redis_url,
         )

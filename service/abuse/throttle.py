@@ -1,4 +1,4 @@
-"""Throttling failed authentication, with counters shared through PostgreSQL.
+"""Throttling failed authentication, with counters shared through PostgreSQL or Redis.
 
 Three counters move on every failure (never on a success):
 
@@ -16,7 +16,10 @@ Blocks are checked before the credential is verified. API keys and the
 client-credentials grant check an in-process cache of blocks, filled from the
 database's answer to each failure, so a success costs no database round trip
 (another process learns of a block at its own next failure for that key). The
-password grant, which costs an argon2 verification anyway, asks the database.
+password grant, which costs an argon2 verification anyway, asks the store.
+
+Where the counters live is `service.abuse.stores`' business (PostgreSQL, or Redis
+when REDIS_URL is set); the policy here is the same for both.
 """
 
 from __future__ import annotations
@@ -27,11 +30,11 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 
 from service.abuse.settings import AbuseSettings
+from service.abuse.stores import ThrottleStore, make_store
 from service.audit import repo as audit_repo
 from service.errors import ApiError
 
@@ -41,15 +44,6 @@ RULE_SOURCE = "source"
 PAIR_RULES = {"user": "user_source", "client": "client_source"}
 ACCOUNT_RULES = {"user": "user", "client": "client"}
 
-FAIL = """
-SELECT failures_now, blocked_till, block_started FROM auth_throttle_fail($1, $2, $3, $4, $5)
-"""
-BLOCKED = """
-SELECT rule, key, blocked_until FROM auth_throttle
-WHERE (rule, key) IN (SELECT * FROM unnest($1::text[], $2::bytea[])) AND blocked_until > now()
-"""
-PURGE = "DELETE FROM auth_throttle WHERE expires_at < now()"
-PURGE_EVERY_SECONDS = 60.0
 MAX_CACHED_BLOCKS = 100_000
 
 
@@ -116,11 +110,15 @@ class BlockCache:
 class Throttle:
     """The shared counters and this process's view of current blocks."""
 
-    def __init__(self, settings: AbuseSettings, pool: asyncpg.Pool) -> None:
+    def __init__(self, settings: AbuseSettings, pool: asyncpg.Pool,
+                 store: ThrottleStore | None = None) -> None:
         self.settings = settings
         self.pool = pool
+        self.store = store if store is not None else make_store(settings, pool)
         self.blocks = BlockCache()
-        self._last_purge = 0.0
+
+    async def close(self) -> None:
+        await self.store.close()
 
     def checked_keys(self, source: str, subject: Subject | None) -> list[tuple[str, bytes]]:
         """The keys whose block refuses an attempt: the source, and the pair."""
@@ -140,18 +138,14 @@ class Throttle:
 
     async def check_shared(self, conn: asyncpg.Connection, source: str,
                            subject: Subject | None) -> None:
-        """Raise 429 if any process recorded a block (one indexed read)."""
+        """Raise 429 if any process recorded a block (one read of the store)."""
         if not self.settings.throttle_enabled:
             return
-        keys = self.checked_keys(source, subject)
-        rows = await conn.fetch(BLOCKED, [k[0] for k in keys], [k[1] for k in keys])
+        rows = await self.store.blocked(conn, self.checked_keys(source, subject))
         if rows:
-            self._remember(rows)
-            raise throttled(max(r["blocked_until"].timestamp() for r in rows) - time.time())
-
-    def _remember(self, rows: list) -> None:
-        for row in rows:
-            self.blocks.put(row["rule"], bytes(row["key"]), row["blocked_until"].timestamp())
+            for rule, key, until in rows:
+                self.blocks.put(rule, key, until)
+            raise throttled(max(until for _, _, until in rows) - time.time())
 
     async def failed(self, source: str, subject: Subject | None, *,
                      target_user_id: uuid.UUID | None = None,
@@ -164,39 +158,36 @@ class Throttle:
         if not self.settings.throttle_enabled:
             return
         s = self.settings
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.store.session() as conn:
             started: list[tuple[str, int]] = []
             if subject is not None:
                 rule = ACCOUNT_RULES[subject.kind]
-                n, _, began = await self._fail(conn, rule, _digest(rule, subject.name),
-                                               s.account_failures)
+                n, _, began = await self.store.fail(conn, rule, _digest(rule, subject.name),
+                                                    s.account_failures)
                 if began:
                     started.append((rule, n))
                 # An account under attack from many addresses: one failure blocks a pair.
                 budget = 1 if n >= s.account_failures else s.pair_failures
                 rule = PAIR_RULES[subject.kind]
                 key = _digest(rule, subject.name, source)
-                n, till, began = await self._fail(conn, rule, key, budget)
+                n, till, began = await self.store.fail(conn, rule, key, budget)
                 if till is not None:
-                    self.blocks.put(rule, key, till.timestamp())
+                    self.blocks.put(rule, key, till)
                 if began:
                     started.append((rule, n))
             key = _digest(RULE_SOURCE, source)
-            n, till, began = await self._fail(conn, RULE_SOURCE, key, s.source_failures)
+            n, till, began = await self.store.fail(conn, RULE_SOURCE, key, s.source_failures)
             if till is not None:
-                self.blocks.put(RULE_SOURCE, key, till.timestamp())
+                self.blocks.put(RULE_SOURCE, key, till)
             if began:
                 started.append((RULE_SOURCE, n))
-            if started:
+            if started and conn is not None:
                 await self._audit(conn, started, source, subject, target_user_id,
                                   target_username)
-            await self._purge(conn)
-
-    async def _fail(self, conn: asyncpg.Connection, rule: str, key: bytes,
-                    budget: int) -> tuple[int, datetime | None, bool]:
-        row = await conn.fetchrow(FAIL, rule, key, budget, self.settings.window_seconds,
-                                  self.settings.penalty_seconds)
-        return row["failures_now"], row["blocked_till"], row["block_started"]
+        if started and conn is None:  # the store is not the database: audit on its own
+            async with self.pool.acquire() as conn, conn.transaction():
+                await self._audit(conn, started, source, subject, target_user_id,
+                                  target_username)
 
     async def _audit(self, conn: asyncpg.Connection, started: list[tuple[str, int]],
                      source: str, subject: Subject | None, target_user_id: uuid.UUID | None,
@@ -216,10 +207,3 @@ class Throttle:
                          "blocked_seconds": self.settings.penalty_seconds
                          if rule not in ACCOUNT_RULES.values() else 0},
             ))
-
-    async def _purge(self, conn: asyncpg.Connection) -> None:
-        # Counters of finished windows are dead weight; clear them now and then.
-        now = time.monotonic()
-        if now - self._last_purge >= PURGE_EVERY_SECONDS:
-            self._last_purge = now
-            await conn.execute(PURGE)

@@ -1,15 +1,26 @@
 """Fixtures for the abuse limits: an app with throttling on and a trusted proxy header,
-so a test can speak from several client addresses through X-Forwarded-For."""
+so a test can speak from several client addresses through X-Forwarded-For.
+
+Every test that uses `limits` (so `tapi`) runs twice: with the counters in PostgreSQL
+and in Redis (TEST_REDIS_URL, default redis://127.0.0.1:6379/0, each test under its
+own key prefix, deleted afterwards)."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import uuid
+from dataclasses import replace
 
 import pytest
+import redis.asyncio as aioredis
 
 from service.abuse.settings import AbuseSettings
 from service.app import create_app
+from tests.assertions import connect
 from tests.conftest import ADMIN_PASSWORD, Api
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 # Small budgets so tests reach them quickly; the penalty outlives every test.
 LIMITS = AbuseSettings(
@@ -29,9 +40,61 @@ def from_ip(address: str, headers: dict[str, str] | None = None) -> dict[str, st
     return {**(headers or {}), "X-Forwarded-For": address}
 
 
+class Backend:
+    """Where a test's throttling state lives, and a look at what is stored there."""
+
+    def __init__(self, name: str, database_url: str) -> None:
+        self.name = name
+        self.database_url = database_url
+        self.prefix = f"mrsm:test:{uuid.uuid4().hex}:"
+
+    def settings(self, abuse: AbuseSettings) -> AbuseSettings:
+        if self.name == "postgres":
+            return abuse
+        return replace(abuse, redis_url=REDIS_URL, redis_prefix=self.prefix)
+
+    async def stored(self) -> list[tuple[str, str]]:
+        """(rule, stored key) of every counter; the key as the store keeps it."""
+        if self.name == "postgres":
+            async with connect(self.database_url) as conn:
+                rows = await conn.fetch("SELECT rule, key FROM auth_throttle")
+            return [(r["rule"], bytes(r["key"]).hex()) for r in rows]
+        out = []
+        for name in await self._keys():
+            # <prefix>{<rule>:<hex>}:n
+            rule, key = name[len(self.prefix):].split("}")[0].strip("{").split(":")
+            if name.endswith(":n"):
+                out.append((rule, key))
+        return out
+
+    async def _keys(self) -> list[str]:
+        client = aioredis.from_url(REDIS_URL, decode_responses=True)
+        try:
+            return [k async for k in client.scan_iter(match=f"{self.prefix}*", count=1000)]
+        finally:
+            await client.aclose()
+
+    async def clean(self) -> None:
+        if self.name == "redis":
+            client = aioredis.from_url(REDIS_URL)
+            try:
+                keys = [k async for k in client.scan_iter(match=f"{self.prefix}*", count=1000)]
+                if keys:
+                    await client.delete(*keys)
+            finally:
+                await client.aclose()
+
+
+@pytest.fixture(params=["postgres", "redis"])
+async def backend(request, database_url):
+    b = Backend(request.param, database_url)
+    yield b
+    await b.clean()
+
+
 @pytest.fixture
-def limits() -> AbuseSettings:
-    return LIMITS
+def limits(backend: Backend) -> AbuseSettings:
+    return backend.settings(LIMITS)
 
 
 @pytest.fixture
