@@ -19,7 +19,8 @@ from service import keys
 from service.abuse.client import client_address, source_text
 from service.abuse.limits import TokenLimiter, network_allows
 from service.abuse.settings import AbuseSettings
-from service.abuse.throttle import Subject, Throttle
+from service.abuse.stores import ThrottleStoreUnavailable
+from service.abuse.throttle import Subject, Throttle, store_unavailable
 from service.audit import repo as audit_repo
 from service.audit.recorder import CURRENT_REQUEST, AuditBuffer
 from service.auth.apikeys import parse_api_key
@@ -108,6 +109,8 @@ async def auth_failed(request: web.Request, header: str,
             return
     try:
         await request.app[keys.ABUSE].throttle.failed(source_of(request), subject)
+    except ThrottleStoreUnavailable:
+        pass  # the same: the answer stays 401; the store warned once for this outage
     except DATABASE_UNAVAILABLE as exc:
         # The answer stays 401: a garbage key needs no database to be refused, and
         # only the counting is lost while the database is away.
@@ -130,7 +133,10 @@ async def check_password_login(request: web.Request, conn: asyncpg.Connection,
     throttle = request.app[keys.ABUSE].throttle
     source, subject = source_of(request), Subject.user(username)
     throttle.check_local(source, subject)
-    await throttle.check_shared(conn, source, subject)
+    try:
+        await throttle.check_shared(conn, source, subject)
+    except ThrottleStoreUnavailable:
+        raise store_unavailable() from None
 
 
 def check_client_login(request: web.Request, client_id: uuid.UUID | None) -> None:
@@ -161,8 +167,11 @@ async def login_failed(request: web.Request, grant: str, *, username: str | None
         subject = Subject.user(username)
     else:
         subject = Subject.client(client_id) if client_id is not None else None
-    await guard.throttle.failed(source, subject, target_user_id=target_user_id,
-                                target_username=target_username)
+    try:
+        await guard.throttle.failed(source, subject, target_user_id=target_user_id,
+                                    target_username=target_username)
+    except ThrottleStoreUnavailable:
+        raise store_unavailable() from None
 
 
 def login_succeeded(request: web.Request, grant: str, *, user_id: uuid.UUID, username: str,

@@ -75,6 +75,13 @@ def throttled(seconds: float) -> ApiError:
                     headers={"Retry-After": str(wait)})
 
 
+def store_unavailable() -> ApiError:
+    """A login while the throttle's store is away: refused, never unchecked (fail closed)."""
+    return ApiError(503, "service_unavailable",
+                    "The throttling store does not answer; try again shortly.",
+                    headers={"Retry-After": "1"})
+
+
 class BlockCache:
     """(rule, key) -> end of block (Unix time), for the blocks this process has seen."""
 

@@ -60,17 +60,19 @@ class Backend:
                 rows = await conn.fetch("SELECT rule, key FROM auth_throttle")
             return [(r["rule"], bytes(r["key"]).hex()) for r in rows]
         out = []
-        for name in await self._keys():
+        for name in await self.ttls():
             # <prefix>{<rule>:<hex>}:n
             rule, key = name[len(self.prefix):].split("}")[0].strip("{").split(":")
             if name.endswith(":n"):
                 out.append((rule, key))
         return out
 
-    async def _keys(self) -> list[str]:
+    async def ttls(self) -> dict[str, int]:
+        """Redis key name -> milliseconds it has left (-1: none set), for this test's keys."""
         client = aioredis.from_url(REDIS_URL, decode_responses=True)
         try:
-            return [k async for k in client.scan_iter(match=f"{self.prefix}*", count=1000)]
+            names = [k async for k in client.scan_iter(match=f"{self.prefix}*", count=1000)]
+            return {name: await client.pttl(name) for name in names}
         finally:
             await client.aclose()
 

@@ -45,3 +45,12 @@ def test_every_variable_is_read():
 def test_bad_values_are_config_errors(env, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+def test_redis_url_is_read_and_checked():
+    assert Settings.from_env({}).abuse.redis_url is None
+    s = Settings.from_env({"REDIS_URL": " redis://127.0.0.1:6379/2 "}).abuse
+    assert s.redis_url == "redis://127.0.0.1:6379/2"
+    assert s.redis_prefix == "mrsm:throttle:"
+    with pytest.raises(ConfigError, match="REDIS_URL must start with redis://"):
+        Settings.from_env({"REDIS_URL": "127.0.0.1:6379"})
