@@ -102,6 +102,13 @@ async def test_unreachable_redis_refuses_logins_with_503_and_keys_still_work(
     resp = await api.client.get("/users/me", headers=from_ip(ATTACKER, {
         "Authorization": token["api_key"]}))
     assert resp.status == 200, await resp.text()
+    # The client-credentials grant checks blocks in-process: a right secret still works,
+    # a wrong one cannot be counted and is refused with the same 503.
+    assert await api.client_credentials(token)
+    resp = await api.client.post("/login", headers=from_ip(ATTACKER), data={
+        "grant_type": "client_credentials", "client_id": token["id"],
+        "client_secret": new_secret()})
+    await assert_error(resp, 503, "service_unavailable")
     # One warning for the outage, not one per request.
     warnings = [r for r in caplog.records if "redis unavailable" in r.getMessage()]
     assert len(warnings) == 1
