@@ -5,7 +5,7 @@ COPY pyproject.toml README.md ./
 COPY service ./service
 COPY migrations ./migrations
 # Editable install keeps migrations/ beside the package, where the service looks for it.
-RUN pip install --no-cache-dir -e . && useradd --system --no-create-home mrsm
+RUN pip install --no-cache-dir -e ".[redis]" && useradd --system --no-create-home mrsm
 USER mrsm
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)" || exit 1
