@@ -9,12 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from service.abuse.settings import AbuseSettings
+from service.envparse import ConfigError, env_int
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-class ConfigError(ValueError):
-    """An environment variable holds a value the service cannot use."""
 
 
 # The user rules of issue 2 (service.users.schemas), repeated here because importing them
@@ -26,22 +23,6 @@ _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 # Past these a token's or a JWT's expiry overflows datetime (a 500 on every request).
 MAX_TTL_DAYS = 36525  # 100 years
 MAX_JWT_TTL_SECONDS = 366 * 86400
-
-
-def _int(env: Mapping[str, str], name: str, default: int | None, *, minimum: int = 0,
-         maximum: int | None = None) -> int | None:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
-    return value
 
 
 def _check_admin(username: str | None, password: str | None) -> None:
@@ -137,37 +118,37 @@ class Settings:
             abuse=abuse,
             database_url=env.get("DATABASE_URL") or None,
             host=env.get("HOST") or defaults.host,
-            port=_int(env, "PORT", defaults.port, minimum=0, maximum=65535),
-            workers=_int(env, "WORKERS", defaults.workers, minimum=1),
+            port=env_int(env, "PORT", defaults.port, minimum=0, maximum=65535),
+            workers=env_int(env, "WORKERS", defaults.workers, minimum=1),
             admin_username=admin_username,
             admin_password=admin_password,
             jwt_secret=jwt_secret,
             jwt_previous_secret=env.get("JWT_PREVIOUS_SECRET") or None,
-            jwt_ttl_seconds=_int(env, "JWT_TTL_SECONDS", defaults.jwt_ttl_seconds, minimum=1,
+            jwt_ttl_seconds=env_int(env, "JWT_TTL_SECONDS", defaults.jwt_ttl_seconds, minimum=1,
                                  maximum=MAX_JWT_TTL_SECONDS),
-            token_default_ttl_days=_int(
+            token_default_ttl_days=env_int(
                 env, "TOKEN_DEFAULT_TTL_DAYS", defaults.token_default_ttl_days, minimum=1,
                 maximum=MAX_TTL_DAYS,
             ),
-            token_max_ttl_days=_int(env, "TOKEN_MAX_TTL_DAYS", None, minimum=1,
+            token_max_ttl_days=env_int(env, "TOKEN_MAX_TTL_DAYS", None, minimum=1,
                                     maximum=MAX_TTL_DAYS),
-            argon2_time_cost=_int(env, "ARGON2_TIME_COST", defaults.argon2_time_cost, minimum=1),
-            argon2_memory_cost=_int(
+            argon2_time_cost=env_int(env, "ARGON2_TIME_COST", defaults.argon2_time_cost, minimum=1),
+            argon2_memory_cost=env_int(
                 env, "ARGON2_MEMORY_COST", defaults.argon2_memory_cost, minimum=8
             ),
-            argon2_parallelism=_int(
+            argon2_parallelism=env_int(
                 env, "ARGON2_PARALLELISM", defaults.argon2_parallelism, minimum=1
             ),
-            hash_workers=_int(env, "HASH_WORKERS", defaults.hash_workers, minimum=1),
-            hash_queue=_int(env, "HASH_QUEUE", defaults.hash_queue, minimum=1),
-            db_pool_min=_int(env, "DB_POOL_MIN", defaults.db_pool_min, minimum=1),
-            db_pool_max=_int(env, "DB_POOL_MAX", defaults.db_pool_max, minimum=1),
+            hash_workers=env_int(env, "HASH_WORKERS", defaults.hash_workers, minimum=1),
+            hash_queue=env_int(env, "HASH_QUEUE", defaults.hash_queue, minimum=1),
+            db_pool_min=env_int(env, "DB_POOL_MIN", defaults.db_pool_min, minimum=1),
+            db_pool_max=env_int(env, "DB_POOL_MAX", defaults.db_pool_max, minimum=1),
             db_timeout=_seconds(env, "DB_TIMEOUT", defaults.db_timeout),
-            auth_cache_size=_int(env, "AUTH_CACHE_SIZE", defaults.auth_cache_size, minimum=0),
-            auth_cache_ttl_seconds=_int(
+            auth_cache_size=env_int(env, "AUTH_CACHE_SIZE", defaults.auth_cache_size, minimum=0),
+            auth_cache_ttl_seconds=env_int(
                 env, "AUTH_CACHE_TTL_SECONDS", defaults.auth_cache_ttl_seconds, minimum=0
             ),
-            last_used_flush_seconds=_int(
+            last_used_flush_seconds=env_int(
                 env, "LAST_USED_FLUSH_SECONDS", defaults.last_used_flush_seconds, minimum=1
             ),
             data_dir=Path(env["DATA_DIR"]) if env.get("DATA_DIR") else defaults.data_dir,

@@ -114,3 +114,13 @@ class StrictSchema(ma.Schema):
 
     class Meta:
         unknown = ma.RAISE
+
+
+def page_of(item: type[ma.Schema], name: str) -> type[ma.Schema]:
+    """The shape every listing answers: `{items, total, limit, offset}`."""
+    return ma.Schema.from_dict({
+        "items": ma.fields.List(ma.fields.Nested(item)),
+        "total": ma.fields.Integer(),
+        "limit": ma.fields.Integer(),
+        "offset": ma.fields.Integer(),
+    }, name=name)

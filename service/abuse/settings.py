@@ -6,20 +6,13 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from service.envparse import env_int
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return value
+    return env_int(env, name, default, minimum=minimum)
 
 
 def parse_networks(raw: str, name: str = "TRUSTED_PROXIES") -> tuple[Network, ...]:

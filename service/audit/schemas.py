@@ -6,7 +6,7 @@ import marshmallow as ma
 
 from service.audit.repo import KINDS
 from service.users.schemas import USERNAME
-from service.validation import AwareDateTime, StrictSchema, isoformat
+from service.validation import AwareDateTime, StrictSchema, isoformat, page_of
 
 
 class AuditQuerySchema(StrictSchema):
@@ -40,11 +40,7 @@ class AuditEventSchema(ma.Schema):
     details = ma.fields.Dict()
 
 
-class AuditListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(AuditEventSchema))
-    total = ma.fields.Integer()
-    limit = ma.fields.Integer()
-    offset = ma.fields.Integer()
+AuditListSchema = page_of(AuditEventSchema, "AuditListSchema")
 
 
 def _text(value) -> str | None:

@@ -8,7 +8,7 @@ from typing import Any
 import marshmallow as ma
 
 from service.pipes.rows import MAX_ROWS
-from service.validation import AwareDateTime, StrictSchema, isoformat
+from service.validation import AwareDateTime, StrictSchema, isoformat, page_of
 
 KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
 _KEY = re.compile(KEY_PATTERN)
@@ -66,11 +66,7 @@ class PipeDetailSchema(PipeSchema):
     last_timestamp = AwareDateTime(allow_none=True)
 
 
-class PipeListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(PipeSchema))
-    total = ma.fields.Integer()
-    limit = ma.fields.Integer()
-    offset = ma.fields.Integer()
+PipeListSchema = page_of(PipeSchema, "PipeListSchema")
 
 
 class PipeQuerySchema(StrictSchema):

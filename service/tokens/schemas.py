@@ -7,7 +7,7 @@ import marshmallow as ma
 from service.abuse.fields import CidrList, cidrs_out, rate_limit_field
 from service.auth.scopes import order
 from service.users.schemas import USERNAME, scope_list
-from service.validation import AwareDateTime, StrictSchema, isoformat, storable_text
+from service.validation import AwareDateTime, StrictSchema, isoformat, page_of, storable_text
 
 LABEL = [ma.validate.Length(min=1, max=100), storable_text]
 
@@ -50,11 +50,7 @@ class TokenCreatedSchema(TokenSchema):
     api_key = ma.fields.String(metadata={"description": "shown once, never again"})
 
 
-class TokenListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(TokenSchema))
-    total = ma.fields.Integer()
-    limit = ma.fields.Integer()
-    offset = ma.fields.Integer()
+TokenListSchema = page_of(TokenSchema, "TokenListSchema")
 
 
 class TokenQuerySchema(StrictSchema):

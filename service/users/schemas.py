@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from service.auth.scopes import ALL_SCOPES, order
-from service.validation import AwareDateTime, StrictSchema, storable_text
+from service.validation import AwareDateTime, StrictSchema, page_of, storable_text
 
 
 class FullMatch(ma.validate.Regexp):
@@ -80,11 +80,7 @@ class MeSchema(UserSchema):
     token = ma.fields.Nested(TokenRefSchema, allow_none=True)
 
 
-class UserListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(UserSchema))
-    total = ma.fields.Integer()
-    limit = ma.fields.Integer()
-    offset = ma.fields.Integer()
+UserListSchema = page_of(UserSchema, "UserListSchema")
 
 
 class PageQuerySchema(StrictSchema):
