@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from urllib.parse import urlencode
 import pytest
 
 from service.config import PROJECT_ROOT
+from tests.servers import free_port
 
 PORTS = range(8500, 8600)  # this area's share of the machine's ports
 ADMIN = ("fault-admin", "fault-admin-password")
@@ -53,15 +53,6 @@ class PrivatePostgres:
         self.server.cleanup()
 
 
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8500-8599")
 
 
 class Response:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import atexit
 import os
 import pty
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ import asyncpg
 from service.auth.passwords import PasswordHasher
 from service.config import PROJECT_ROOT, Settings
 from service.users.routes import create_user
+from tests.servers import free_port
 
 MRSM = Path(sys.executable).with_name("mrsm")
 CHEAP_ARGON2 = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "8", "ARGON2_PARALLELISM": "1"}
@@ -144,10 +144,6 @@ async def add_user(database_url: str, username: str, password: str = PASSWORD, *
         hasher.close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:
