@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from service.auth import apikeys
-from service.auth.jwt import Claims, JwtCodec
+from service.auth.jwt import Claims
 from service.auth.principal import Principal, token_scopes, user_scopes
 
 # A token joined with its owner; ownerless tokens never authenticate (no row).
@@ -88,10 +88,3 @@ async def principal_from_claims(conn: asyncpg.Connection, claims: Claims) -> Pri
         user_created_at=user["created_at"],
     )
 
-
-async def principal_from_jwt(conn: asyncpg.Connection, codec: JwtCodec,
-                             token: str) -> Principal | None:
-    claims = codec.decode(token)
-    if claims is None:
-        return None
-    return await principal_from_claims(conn, claims)
