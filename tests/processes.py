@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from urllib.parse import urlencode
 import pytest
 
 from service.config import PROJECT_ROOT
-from tests.servers import free_port
+from tests.servers import free_port, stop_process
 
 PORTS = range(8500, 8600)  # this area's share of the machine's ports
 ADMIN = ("fault-admin", "fault-admin-password")
@@ -135,13 +134,7 @@ class ServiceProcess:
         self.proc.send_signal(signum)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._log.close()
 
 

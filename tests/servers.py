@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def status_of(base_url: str, credential: str, path: str = "/users/me") -> int:
+    """The status a running service answers to `credential` on `path`."""
+    request = urllib.request.Request(base_url + path, headers={"Authorization": credential})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 (loopback)
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
 
 
 @dataclass
@@ -60,10 +82,4 @@ def run_server(database_url: str, *, port: int | None = None, argv: tuple[str, .
         wait_healthy(base_url, process)
         yield Server(process, base_url, port)
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, timeout=10)

@@ -23,7 +23,7 @@ import asyncpg
 from service.auth.passwords import PasswordHasher
 from service.config import PROJECT_ROOT, Settings
 from service.users.routes import create_user
-from tests.servers import free_port
+from tests.servers import free_port, stop_process
 
 MRSM = Path(sys.executable).with_name("mrsm")
 CHEAP_ARGON2 = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "8", "ARGON2_PARALLELISM": "1"}
@@ -178,13 +178,7 @@ class Server:
     def stop(self) -> None:
         if self._log.closed:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._log.close()
 
     @classmethod

@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 
 from service.auth.apikeys import make_api_key
 from tests.cli.support import ROOT_PASSWORD, free_port
-
-
-def _me(url: str, api_key: str) -> int:
-    request = urllib.request.Request(url + "/users/me", headers={"Authorization": api_key})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310
-            return resp.status
-    except urllib.error.HTTPError as err:
-        return err.code
+from tests.servers import status_of
 
 
 def test_register_token_skips_the_owner_prompt(mrsm_tty, cli, users, as_user, server):
@@ -35,7 +25,7 @@ def test_register_token_skips_the_owner_prompt(mrsm_tty, cli, users, as_user, se
     fields = {name.strip(): value.strip() for name, _, value in
               (line.partition(": ") for line in result.stdout.splitlines()) if value}
     assert fields["API Key"] == make_api_key(fields["Client ID"], fields["Client Secret"])
-    assert _me(server.url, fields["API Key"]) == 200
+    assert status_of(server.url, fields["API Key"]) == 200
     # The service records the use (flushed every second here); the table shows it.
     deadline = time.monotonic() + 10
     while True:
@@ -145,9 +135,9 @@ def test_api_failures_are_one_line(cli, users, as_user, server, tmp_path):
 
 def test_a_token_invalidated_on_sql_stops_working_on_the_service(cli, users, server):
     token = json.loads(cli("register", "token", "--user", "alice", "--yes", "--json").stdout)
-    assert _me(server.url, token["api_key"]) == 200
+    assert status_of(server.url, token["api_key"]) == 200
     assert cli("invalidate", "token", token["id"]).returncode == 0
     deadline = time.monotonic() + 5  # a cache may hold it until the database says otherwise
-    while _me(server.url, token["api_key"]) != 401:
+    while status_of(server.url, token["api_key"]) != 401:
         assert time.monotonic() < deadline, "the service still accepts an invalidated token"
         time.sleep(0.05)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -15,6 +13,7 @@ from service import Token, User
 from service.auth.apikeys import make_api_key
 from service.auth.scopes import DEFAULT_USER_SCOPES
 from tests.cli.support import ROOT_PASSWORD, free_port
+from tests.servers import status_of
 
 
 def _stored(database_url: str, token_id) -> dict | None:
@@ -30,13 +29,6 @@ def _stored(database_url: str, token_id) -> dict | None:
     return asyncio.run(fetch())
 
 
-def _status(url: str, api_key: str) -> int:
-    request = urllib.request.Request(url + "/users/me", headers={"Authorization": api_key})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310
-            return resp.status
-    except urllib.error.HTTPError as err:
-        return err.code
 
 
 @pytest.mark.parametrize("instance", ["sql:main", "api:main"])
@@ -50,7 +42,7 @@ def test_the_seed_walkthrough(instance, users, login_as, server, database_url):
     assert msg == f"Registered token 'my-iot-device' ({token.id})."
     assert token.get_api_key() == make_api_key(token.id, token.secret)
     assert token.get_api_key().startswith("mrsm-key:")
-    assert _status(server.url, token.get_api_key()) == 200
+    assert status_of(server.url, token.get_api_key()) == 200
     stored = _stored(database_url, token.id)
     assert (stored["label"], stored["username"]) == ("my-iot-device", "alice")
     assert stored["scopes"] == list(DEFAULT_USER_SCOPES)
@@ -75,7 +67,7 @@ def test_the_seed_walkthrough(instance, users, login_as, server, database_url):
     assert success, msg
     assert fetched.is_valid is False
     assert _stored(database_url, token.id)["invalidated_at"] is not None
-    assert _status(server.url, token.get_api_key()) == 401
+    assert status_of(server.url, token.get_api_key()) == 401
     assert conn.get_tokens(user=user)[0].is_valid is False  # invalidated, still listed
     success, msg = fetched.delete()
     assert success, msg
