@@ -14,15 +14,13 @@ from service.auth.cache import CredentialCache
 from service.auth.jwt import JwtCodec
 from service.auth.lastused import LastUsedTracker
 from service.auth.login import routes as login_routes
-from service.auth.middleware import auth_middleware
 from service.auth.passwords import PasswordHasher
 from service.auth.revocation import RevocationListener
 from service.config import Settings
 from service.console.routes import routes as console_routes
 from service.db import jwt_secret, pool_ctx
-from service.errors import error_middleware
 from service.metrics import routes as metrics_routes
-from service.observability import observability_middleware
+from service.middleware import front_middleware
 from service.pipes.routes import routes as pipe_routes
 from service.tokens.routes import routes as token_routes
 from service.users.routes import routes as user_routes
@@ -64,8 +62,7 @@ async def authn_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        # Observability first: it times and counts every answer, errors included.
-        middlewares=[observability_middleware(settings), error_middleware, auth_middleware],
+        middlewares=[front_middleware(settings)],  # request id, auth, errors, metrics, log
         client_max_size=MAX_BODY,
     )
     app[keys.SETTINGS] = settings

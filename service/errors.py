@@ -1,4 +1,4 @@
-"""The one JSON error shape, and the middleware that turns every failure into it.
+"""The one JSON error shape, and the mapping of every failure onto it (`response_for`).
 
 Every error body is ``{"error": code, "error_description": text}``, plus ``"fields"``
 for validation errors (422). Nothing else ever leaves the service: no HTML page,
@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
 from aiohttp import web
-from aiohttp.typedefs import Handler
 from aiohttp.web_protocol import RequestPayloadError
-
-from service.keys import REQUEST_ID
 
 log = logging.getLogger("service.errors")
 
@@ -103,31 +99,24 @@ def _from_http_exception(exc: web.HTTPException) -> ApiError:
     return ApiError(exc.status, code, description, headers=headers)
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Outermost middleware: every error leaves as the one JSON shape."""
-    try:
-        return await handler(request)
-    except ApiError as err:
-        return error_response(err)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise  # redirects and other non-errors pass through untouched
+def response_for(exc: Exception, request_id: str) -> web.Response:
+    """The JSON answer for what a handler (or the auth check) raised: every error leaves
+    as the one shape. HTTPExceptions below 400 are redirects and are not passed here."""
+    if isinstance(exc, ApiError):
+        return error_response(exc)
+    if isinstance(exc, web.HTTPException):
         return error_response(_from_http_exception(exc))
-    except DATABASE_UNAVAILABLE as exc:
+    if isinstance(exc, DATABASE_UNAVAILABLE):
         log.warning("database unavailable: %s", type(exc).__name__)
         return error_response(
             ApiError(503, description="The database does not answer; try again shortly.",
                      headers={"Retry-After": "1"})
         )
-    except json.JSONDecodeError:
+    if isinstance(exc, json.JSONDecodeError):
         return error_response(ApiError(400, "invalid_request", "The body is not valid JSON."))
-    except RequestPayloadError:
+    if isinstance(exc, RequestPayloadError):
         # aiohttp could not read the body: e.g. "Content-Encoding: gzip" on bytes that are not.
         return error_response(ApiError(400, "invalid_request", "The request body cannot be read."))
-    except Exception:
-        request_id = request.get(REQUEST_ID) or uuid.uuid4().hex
-        log.exception("unhandled error (request_id=%s)", request_id)
-        err = ApiError(500)
-        err.headers["X-Request-ID"] = request_id
-        return error_response(err)
+    # The stack trace goes to the log only; the caller gets the request id to quote.
+    log.error("unhandled error (request_id=%s)", request_id, exc_info=exc)
+    return error_response(ApiError(500))

@@ -25,4 +25,3 @@ ABUSE: web.AppKey[Guard] = web.AppKey("abuse")  # throttling, token limits, logi
 
 # Per request.
 PRINCIPAL = web.RequestKey("principal", Principal)
-REQUEST_ID = web.RequestKey("request_id", str)

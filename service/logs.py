@@ -30,16 +30,24 @@ MAX_BATCH = 256
 _encode = json.JSONEncoder(default=str).encode
 
 
-_clock: tuple[int, str] = (-1, "")
+_second: tuple[int, str] = (-1, "")  # (second, its text up to the seconds)
+_milli: tuple[int, str] = (-1, "")  # (millisecond, its whole text): busy servers log many a ms
 
 
 def iso_time(created: float) -> str:
     """A time.time() value as UTC ISO 8601 to the millisecond, e.g. 2026-01-01T00:00:00.000Z."""
-    global _clock
-    second = int(created)
-    if second != _clock[0]:  # strftime once a second; a race only recomputes the same text
-        _clock = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
-    return f"{_clock[1]}.{int((created - second) * 1000):03d}Z"
+    global _second, _milli
+    milli = int(created * 1000)
+    cached = _milli  # one read of each pair: another thread may replace it meanwhile
+    if milli == cached[0]:
+        return cached[1]
+    second, rest = divmod(milli, 1000)
+    whole = _second
+    if second != whole[0]:  # strftime once a second
+        whole = _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    text = f"{whole[1]}.{rest:03d}Z"
+    _milli = (milli, text)
+    return text
 
 
 class JsonFormatter(logging.Formatter):

@@ -142,7 +142,7 @@ AUTH_CACHE = FastCounter(
 AUTH_KINDS = ("api_key", "jwt", "password", "client_credentials")
 AUTH_RESULTS = ("ok", "refused", "throttled")
 # Methods outside this set are counted as OTHER: a client must not be able to mint labels.
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "(unmatched)"
 
 # Children of the labelled metrics by request key: a request costs a dict look-up, an
@@ -157,9 +157,9 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
     """Count one answered request and its latency. `route` is a pattern, never a raw path."""
     children = _request_children.get((method, route, status))
     if children is None:
-        label = method if method in _METHODS else "OTHER"
+        label = method if method in KNOWN_METHODS else "OTHER"
         children = (REQUESTS.labels(label, route, str(status)), LATENCY.labels(label, route))
-        if method in _METHODS:  # only known methods are cached: the cache stays bounded
+        if method in KNOWN_METHODS:  # only known methods are cached: the cache stays bounded
             _request_children[(method, route, status)] = children
     children[0].value += 1
     LATENCY.observe(children[1], seconds)

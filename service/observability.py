@@ -1,30 +1,34 @@
 """Request ids, one structured log line per request, and the per-request metrics.
 
-The middleware is the outermost one, so it sees every answer, errors included, and
-times the whole of the request. What it logs per request is fixed: method, route,
+service.middleware calls these for every answer, errors included, and times the whole
+of the request. What it logs per request is fixed: method, route,
 path (never the query string), status, duration, client address, principal ids and the
 request id. Headers are never logged, so neither is `Authorization`.
+
+The line is the JSON object service.logs.JsonFormatter would write for it, built as text
+directly (see service.logs on why): every string in it goes through the JSON encoder's own
+escaping, so a path or request id cannot break out of its field.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
+import json
 import logging
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
-from service import keys, metrics
+from service import logs, metrics
+from service.auth.principal import Principal
 from service.auth.scopes import requirement_of
 from service.config import Settings
 
 ACCESS_LOGGER = "service.access"
-_access = logging.getLogger(ACCESS_LOGGER)
+access_logger = logging.getLogger(ACCESS_LOGGER)
 
 # A caller's id is kept when short and plainly printable (no spaces, quotes are escaped by
 # JSON anyway); anything else is replaced, so the log cannot be fed arbitrary text.
@@ -34,6 +38,7 @@ _REQUEST_ID = re.compile(r"[!-~]{1,128}")
 _PREFIX = os.urandom(4).hex()
 _counter = itertools.count(1)
 _MAX_PATH = 256
+_json_str = json.encoder.encode_basestring_ascii  # as the JSON encoder escapes (ensure_ascii)
 
 
 def new_request_id() -> str:
@@ -47,7 +52,8 @@ def request_id_from(header: str | None) -> str:
     return new_request_id()
 
 
-def _route_of(request: web.Request) -> str:
+def route_of(request: web.Request) -> str:
+    """The matched route's pattern, never the raw path (a bounded set of metric labels)."""
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else metrics.UNMATCHED
 
@@ -60,9 +66,8 @@ def _auth_kind(header: str) -> str:
     return "api_key" if value[:9].lower() == "mrsm-key:" else "jwt"
 
 
-def _count_auth(request: web.Request, status: int) -> None:
+def count_auth(request: web.Request, principal: Principal | None, status: int) -> None:
     """Bearer and API-key results, read off the outcome (/login counts its own grants)."""
-    principal = request.get(keys.PRINCIPAL)
     if principal is not None:
         if principal.kind in ("api_key", "jwt"):
             metrics.record_auth(principal.kind, "ok")
@@ -75,65 +80,46 @@ def _count_auth(request: web.Request, status: int) -> None:
         metrics.record_auth(_auth_kind(header), "refused" if status == 401 else "throttled")
 
 
-def observability_middleware(settings: Settings) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """The outermost middleware: request id, timing, metrics and (if ACCESS_LOG) the log line."""
-    log_requests = settings.access_log
-
-    @web.middleware
-    async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
-        started = time.perf_counter()
-        request_id = request_id_from(request.headers.get("X-Request-ID"))
-        request[keys.REQUEST_ID] = request_id
-        status = 500  # unless something below says otherwise
-        try:
-            response = await handler(request)
-            status = response.status
-            if not response.prepared:
-                response.headers["X-Request-ID"] = request_id
-            return response
-        except web.HTTPException as exc:  # redirects, which the error middleware lets through
-            status = exc.status
-            exc.headers["X-Request-ID"] = request_id
-            raise
-        except asyncio.CancelledError:  # the client went away before the answer
-            status = 499
-            raise
-        finally:
-            elapsed = time.perf_counter() - started
-            route = _route_of(request)
-            metrics.observe_request(request.method, route, status, elapsed)
-            _count_auth(request, status)
-            if log_requests:
-                _log_request(request, route, status, elapsed, request_id)
-
-    return observe
+def access_logging(settings: Settings) -> Callable[[str], None] | None:
+    """Where access lines go (see service.logs.line_writer), or None when ACCESS_LOG is off."""
+    return logs.line_writer(access_logger) if settings.access_log else None
 
 
-def _log_request(request: web.Request, route: str, status: int, elapsed: float,
-                 request_id: str) -> None:
-    if not _access.isEnabledFor(logging.INFO):
-        return
-    principal = request.get(keys.PRINCIPAL)
-    user_id = token_id = None
-    if principal is not None:
-        ids = principal.memo.get("log_ids")
-        if ids is None:  # once per cached principal: str(UUID) is not free
-            ids = principal.memo["log_ids"] = (
-                str(principal.user_id), str(principal.token_id) if principal.token_id else None)
-        user_id, token_id = ids
-    fields = {
-        "method": request.method,
-        "route": route,
-        "path": request.path[:_MAX_PATH],
-        "status": status,
-        "duration_ms": round(elapsed * 1000, 3),
-        "remote": request.remote,
-        "user_id": user_id,
-        "token_id": token_id,
-        "request_id": request_id,
-    }
-    # makeRecord + handle rather than .info(): .info() walks the stack to find the caller's
-    # file and line, which the line does not show and which cost more than the rest of it.
-    _access.handle(_access.makeRecord(ACCESS_LOGGER, logging.INFO, "", 0, "%s %s %s",
-                                      (request.method, route, status), None,
-                                      extra={"fields": fields}))
+def _ids_of(principal: Principal | None) -> str:
+    """The line's user_id and token_id fields, as JSON text: once per cached principal."""
+    if principal is None:
+        return '"user_id": null, "token_id": null'
+    ids = principal.memo.get("log_ids")
+    if ids is None:  # str(UUID) is not free
+        token = f'"{principal.token_id}"' if principal.token_id else "null"
+        ids = principal.memo["log_ids"] = f'"user_id": "{principal.user_id}", "token_id": {token}'
+    return ids
+
+
+# The line's start up to the path, by (method, route, status): built once per kind of answer.
+# Only known methods are kept, so a client cannot grow it (routes and statuses are few).
+_heads: dict[tuple[str, str, int], str] = {}
+
+
+def _head(method: str, route: str, status: int) -> str:
+    head = _heads.get((method, route, status))
+    if head is None:
+        head = (f'"level": "INFO", "logger": "{ACCESS_LOGGER}", '
+                f'"message": {_json_str(f"{method} {route} {status}")}, '
+                f'"method": {_json_str(method)}, "route": {_json_str(route)}')
+        if method in metrics.KNOWN_METHODS:
+            _heads[(method, route, status)] = head
+    return head
+
+
+def access_line(request: web.Request, principal: Principal | None, route: str, status: int,
+                elapsed: float, request_id: str) -> str:
+    """The request's JSON line: time, level, logger, message, then the fixed fields."""
+    remote = request.remote
+    return (
+        f'{{"time": "{logs.iso_time(time.time())}", {_head(request.method, route, status)}, '
+        f'"path": {_json_str(request.path[:_MAX_PATH])}, "status": {status}, '
+        f'"duration_ms": {elapsed * 1000:.3f}, '
+        f'"remote": {"null" if remote is None else _json_str(remote)}, {_ids_of(principal)}, '
+        f'"request_id": {_json_str(request_id)}}}'
+    )

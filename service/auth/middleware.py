@@ -1,4 +1,4 @@
-"""The auth middleware: decode the credential, enforce the route's annotation.
+"""Authorization: decode the credential, enforce the route's annotation (`authorize`).
 
 Accepted: ``Authorization: Bearer <jwt>``, the raw API key
 ``Authorization: mrsm-key:...`` (as the seed's curl example sends it) and
@@ -8,7 +8,6 @@ Accepted: ``Authorization: Bearer <jwt>``, the raw API key
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from service import keys
 from service.abuse import hooks as abuse
@@ -75,16 +74,18 @@ async def authenticate(request: web.Request, header: str) -> Principal | None:
     return await request.app[keys.AUTHN].verify(kind, value)
 
 
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.match_info.http_exception is not None:
-        return await handler(request)  # 404 / 405, with or without a credential
-    requirement = requirement_of(request.match_info.handler)
+async def authorize(request: web.Request) -> Principal | None:
+    """Enforce the route's annotation: the caller's principal (None on a public route), or
+    an ApiError (401, 403, 429). Called by the one middleware, service.middleware."""
+    match_info = request.match_info
+    if match_info.http_exception is not None:
+        return None  # 404 / 405, with or without a credential
+    requirement = requirement_of(match_info.handler)
     if requirement is None:
         # Deny by default: a route nobody annotated is nobody's to call.
         raise ApiError(403, "forbidden", "This route is not open to anyone.")
     if requirement.public:
-        return await handler(request)
+        return None
     header = request.headers.get("Authorization")
     if not header:
         raise missing_credential()
@@ -97,7 +98,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if not requirement.scopes <= principal.scopes:
         raise insufficient_scope(requirement.scopes)
     request[keys.PRINCIPAL] = principal
-    return await handler(request)
+    return principal
 
 
 def principal_of(request: web.Request) -> Principal:

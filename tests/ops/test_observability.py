@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
+from contextlib import contextmanager
 
 import pytest
 
 from service.app import create_app
-from service.logs import JsonFormatter, MalformedRequestFilter
+from service.logs import BatchingHandler, JsonFormatter, MalformedRequestFilter
 from service.observability import ACCESS_LOGGER, request_id_from
 from tests.conftest import ADMIN_PASSWORD
 
@@ -22,6 +24,12 @@ async def logged_client(aiohttp_client, make_settings):
 
 def access_records(caplog) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == ACCESS_LOGGER]
+
+
+def access_lines(caplog) -> list[dict]:
+    """The access lines, parsed (outside the service's own logging set-up, each line is
+    the message of a record of the access logger)."""
+    return [json.loads(r.getMessage()) for r in access_records(caplog)]
 
 
 async def test_a_request_id_is_generated_and_returned(client):
@@ -63,9 +71,11 @@ async def test_one_log_line_per_request_with_the_documented_fields(logged_client
     resp = await logged_client.get(f"/tokens/{token['id']}?limit=5&secret=hunter2",
                                    headers={**headers, "X-Request-ID": "trace-7"})
     assert resp.status == 200
-    records = access_records(caplog)
-    assert len(records) == 1
-    fields = records[0].fields
+    lines = access_lines(caplog)
+    assert len(lines) == 1
+    fields = lines[0]
+    assert (fields["level"], fields["logger"]) == ("INFO", ACCESS_LOGGER)
+    assert fields["message"] == "GET /tokens/{id} 200"
     assert fields["method"] == "GET"
     assert fields["route"] == "/tokens/{id}"
     assert fields["path"] == f"/tokens/{token['id']}"  # never the query string
@@ -93,14 +103,59 @@ async def test_the_log_line_never_holds_a_credential(logged_client, api, caplog)
     assert resp.status == 200
     formatter = JsonFormatter()
     lines = [formatter.format(r) for r in caplog.records]
-    access = [json.loads(line) for line, r in zip(lines, caplog.records, strict=True)
-              if r.name == ACCESS_LOGGER]
+    access = access_lines(caplog)
     assert len(access) == 3
     assert access[0]["token_id"] == token["id"]  # the API key's token is named, not its secret
     text = "\n".join(lines)
     for secret in (token["secret"], token["api_key"], headers["Authorization"].split()[1],
                    ADMIN_PASSWORD, "Authorization"):
         assert secret not in text
+
+
+@contextmanager
+def service_logging():
+    """The root logger as `python -m service` sets it up (one JSON BatchingHandler), on a
+    string; pytest's own handlers are put back at the end."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    stream = io.StringIO()
+    handler = BatchingHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    try:
+        yield handler, stream
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+
+
+async def test_the_access_line_joins_the_json_log_as_one_escaped_line(aiohttp_client,
+                                                                      make_settings):
+    with service_logging() as (handler, stream):
+        client = await aiohttp_client(create_app(make_settings(access_log=True)))
+        hostile_id = 'a"b\\c}{'
+        resp = await client.get('/no/"such"/p%0Ath%5C\u00e9',
+                                headers={"X-Request-ID": hostile_id})
+        assert resp.status == 404
+        logging.getLogger("service.test").info("after")
+        handler.flush()
+    lines = [json.loads(text) for text in stream.getvalue().splitlines()]
+    lines = [line for line in lines if line["logger"] in (ACCESS_LOGGER, "service.test")]
+    assert len(lines) == 2  # one per request, in order with the other records
+    line = lines[0]
+    assert line["path"] == '/no/"such"/p\nth\\\u00e9'
+    assert line["request_id"] == hostile_id
+    assert (line["status"], line["route"], line["user_id"]) == (404, "(unmatched)", None)
+    # The same keys, in the same order, as every other line of the log.
+    record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, "", 0, line["message"], None, None)
+    record.created = 0.0
+    record.fields = {k: v for k, v in line.items()
+                     if k not in ("time", "level", "logger", "message")}
+    expected = json.loads(JsonFormatter().format(record))
+    assert list(line) == list(expected)
+    assert {**line, "time": expected["time"]} == expected
+    assert lines[1]["message"] == "after"
 
 
 async def test_no_log_line_when_access_log_is_off(client, caplog):
