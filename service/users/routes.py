@@ -35,6 +35,13 @@ from service.users.schemas import (
 from service.validation import isoformat, load_body, load_query
 
 routes = web.RouteTableDef()
+# GET /users/me answers with bytes made once per cached principal, and these headers (the
+# same Content-Type web.json_response sets).
+_JSON = {"Content-Type": "application/json; charset=utf-8"}
+
+
+def _json_bytes(value: object) -> bytes:
+    return json.dumps(value).encode()
 
 
 def stored_scopes(type_: str, scopes: list[str] | None) -> list[str]:
@@ -100,7 +107,7 @@ async def get_me(request: web.Request) -> web.Response:
     principal = principal_of(request)
     body = principal.memo.get("me")
     if body is None:
-        body = principal.memo["me"] = json.dumps({
+        body = principal.memo["me"] = _json_bytes({
             "id": str(principal.user_id),
             "username": principal.username,
             "type": principal.user_type,
@@ -110,7 +117,7 @@ async def get_me(request: web.Request) -> web.Response:
             "token": ({"id": str(principal.token_id), "label": principal.token_label}
                       if principal.token_id else None),
         })
-    return web.Response(text=body, content_type="application/json")
+    return web.Response(body=body, headers=_JSON)
 
 
 @routes.patch("/users/me")
