@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from service.abuse.settings import AbuseSettings
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+@functools.lru_cache(maxsize=4096)  # a peer's address is parsed once, not on every request
 def _parse(text: str | None) -> Address | None:
     if not text:
         return None
