@@ -1,18 +1,21 @@
 """Authentication under load: how close to a bare aiohttp app, and how fast revocation spreads.
 
-    make bench                      # or: python -m bench [--seconds 5]
+    make bench                      # or: python -m bench [--seconds 5] [--rounds 3]
 
-For 1 worker, then 2 (WORKERS), with wrk -t2 -c16 from 127.0.0.1 for a fixed time:
+For 1 worker, then 2 (WORKERS), with wrk -t2 -c16 from 127.0.0.1 for a fixed time, in
+--rounds interleaved rounds (the bare app and the service run side by side, so each round
+measures every figure under the same conditions; the machine's noise moves whole rounds):
   0. a bare aiohttp app (bench/bare_app.py, one JSON route, no middleware): the limit
   1. GET /healthz (no authentication): the floor of this server
   2. GET /users/me with a raw API key
   3. GET /users/me with a JWT from /login (client credentials)
   4. POST /login with client credentials
   5. (2) again after 100,000 other tokens were created
-then the ratios, and, with 2 workers, the time until every worker refuses a token that was
-invalidated while a client kept calling with it (the worst of 20 tries). The service runs with
-its normal logging (one JSON line per request) and middleware on; only the throttling of failed
-authentication is off, since the revocation probe fails on purpose. Uses DATABASE_URL (a
+then each figure's median over the rounds, the ratios of the medians, and, with 2 workers,
+the time until every worker refuses a token that was invalidated while a client kept calling
+with it (the worst of 20 tries). The service runs with its normal logging (one JSON line per
+request) and middleware on; only the throttling of failed authentication is off, since the
+revocation probe fails on purpose. Uses DATABASE_URL (a
 throwaway database that is dropped at the end) or an embedded PostgreSQL.
 """
 
@@ -132,53 +135,62 @@ def print_ratios(results: dict[int, wrk.Result]) -> None:
     def ratio(a: int, b: int) -> str:
         return f"{results[a].rps / results[b].rps:5.2f}"
 
-    print(f"  ratios: (1)/(0) {ratio(1, 0)}   (2)/(0) {ratio(2, 0)}   (3)/(0) {ratio(3, 0)}   "
-          f"(2)/(1) {ratio(2, 1)}   (3)/(1) {ratio(3, 1)}   (5)/(2) {ratio(5, 2)}")
+    print(f"  ratios of the medians: (1)/(0) {ratio(1, 0)}   (2)/(0) {ratio(2, 0)}   "
+          f"(3)/(0) {ratio(3, 0)}   (2)/(1) {ratio(2, 1)}   (3)/(1) {ratio(3, 1)}   "
+          f"(5)/(2) {ratio(5, 2)}")
+
+
+def measure(runs: list[tuple[int, str, str, dict]], rounds: int, seconds: int,
+            into: dict[int, list[wrk.Result]]) -> None:
+    for round_ in range(1, rounds + 1):
+        for number, name, url, options in runs:
+            result = wrk.run(name, url, seconds=seconds, **options)
+            into.setdefault(number, []).append(result)
+            print(f"  round {round_}" + result.line(), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="authentication benchmarks")
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per figure")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per figure")
     parser.add_argument("--tries", type=int, default=20, help="revocation tries")
     parser.add_argument("--bulk", type=int, default=100_000, help="other tokens for (5)")
     args = parser.parse_args(argv)
     with test_database() as (database_url, _, source):
-        print(f"database: {source}; wrk -t2 -c16 -d{args.seconds}s on 127.0.0.1")
+        print(f"database: {source}; wrk -t2 -c16 -d{args.seconds}s on 127.0.0.1, "
+              f"{args.rounds} rounds")
         for workers in (1, 2):
             print(f"\nWORKERS={workers}")
-            results: dict[int, wrk.Result] = {}
-            with bare_app(workers) as url:
-                results[0] = wrk.run("(0) bare aiohttp app", url, seconds=args.seconds)
-            print(results[0].line())
             env = {"WORKERS": str(workers), "ADMIN_USERNAME": ADMIN[0],
                    "ADMIN_PASSWORD": ADMIN[1], "LOG_LEVEL": "INFO", "ACCESS_LOG": "1",
                    # The revocation probe fails hundreds of times from 127.0.0.1 on purpose;
                    # with throttling on it would soon be answered 429 for everything.
                    "THROTTLE_ENABLED": "0"}
-            with run_server(database_url, **env) as server:
+            with bare_app(workers) as bare_url, run_server(database_url, **env) as server:
                 base = server.base_url
                 admin, token, jwt = asyncio.run(credentials(base))
                 login_body = (f"grant_type=client_credentials&client_id={token['id']}"
                               f"&client_secret={token['secret']}")
-                runs = [
+                key = {"headers": {"Authorization": token["api_key"]}}
+                rounds: dict[int, list[wrk.Result]] = {}
+                measure([
+                    (0, "(0) bare aiohttp app", bare_url, {}),
                     (1, "(1) GET /healthz", base + "/healthz", {}),
-                    (2, "(2) GET /users/me, API key", base + "/users/me",
-                     {"headers": {"Authorization": token["api_key"]}}),
+                    (2, "(2) GET /users/me, API key", base + "/users/me", key),
                     (3, "(3) GET /users/me, JWT", base + "/users/me",
                      {"headers": {"Authorization": f"Bearer {jwt}"}}),
                     (4, "(4) POST /login, client credentials", base + "/login",
                      {"method": "POST", "body": login_body, "headers": {
                          "Content-Type": "application/x-www-form-urlencoded"}}),
-                ]
-                for number, name, url, options in runs:
-                    results[number] = wrk.run(name, url, seconds=args.seconds, **options)
-                    print(results[number].line())
+                ], args.rounds, args.seconds, rounds)
                 if workers == 1:
                     asyncio.run(bulk_tokens(database_url, args.bulk))
-                results[5] = wrk.run(f"(5) = (2) with {args.bulk:,} more tokens",
-                                     base + "/users/me", seconds=args.seconds,
-                                     headers={"Authorization": token["api_key"]})
-                print(results[5].line())
+                measure([(5, f"(5) = (2) with {args.bulk:,} more tokens", base + "/users/me",
+                          key)], args.rounds, args.seconds, rounds)
+                results = {n: wrk.median(rs[0].name, rs) for n, rs in sorted(rounds.items())}
+                print("  medians:")
+                for result in results.values():
+                    print(result.line())
                 print_ratios(results)
                 if workers == 2:
                     times = asyncio.run(revocation_seconds(base, admin, args.tries))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -24,6 +25,15 @@ class Result:
         bad = f"  ({self.non_2xx} non-2xx)" if self.non_2xx else ""
         return (f"  {self.name:<42} {self.rps:>10,.0f} req/s   p50 {self.p50_ms:6.2f} ms   "
                 f"p99 {self.p99_ms:6.2f} ms{bad}")
+
+
+def median(name: str, results: list[Result]) -> Result:
+    """The median of each figure over rounds of the same measurement."""
+    def mid(values: list[float]) -> float:
+        return statistics.median(values)
+
+    return Result(name, mid([r.rps for r in results]), mid([r.p50_ms for r in results]),
+                  mid([r.p99_ms for r in results]), sum(r.non_2xx for r in results))
 
 
 def _ms(text: str) -> float:
