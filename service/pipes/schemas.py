@@ -20,7 +20,8 @@ MAX_READ_LIMIT = 100_000
 
 def key_error(value: Any) -> str | None:
     """Why `value` is not a pipe key, or None when it is one."""
-    if not isinstance(value, str) or not _KEY.match(value) or value in NOT_KEYS:
+    # fullmatch: with match, "$" also matches before a final newline, so "abc\n" passed.
+    if not isinstance(value, str) or not _KEY.fullmatch(value) or value in NOT_KEYS:
         return KEY_RULE
     return None
 

@@ -66,8 +66,8 @@ async def test_valid_keys(client, owner_headers, key):
     assert resp.status == 200, await resp.text()
 
 
-@pytest.mark.parametrize("key", ["", "-", ".", "..", "a b", "a/b", "x" * 101, "é", "a\nb", 5,
-                                 ["a"]])
+@pytest.mark.parametrize("key", ["", "-", ".", "..", "a b", "a/b", "x" * 101, "é", "a\nb",
+                                 "abc\n", 5, ["a"]])
 @pytest.mark.parametrize("field", ["connector_keys", "metric_key", "location_key"])
 async def test_invalid_keys_are_422(client, owner_headers, field, key):
     body = {"connector_keys": "c", "metric_key": "m", field: key}
