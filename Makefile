@@ -31,7 +31,7 @@ lint: $(STAMP) ## ruff
 migrate: $(STAMP) ## Apply pending migrations to DATABASE_URL (or the embedded database)
 	$(BIN)/python -m service migrate
 
-bench: $(STAMP) ## Load benchmarks with wrk (prints figures; see bench/README.md)
+bench: $(STAMP) ## Load benchmarks with wrk (prints figures; see README, Performance)
 	$(BIN)/python -m bench
 
 clean: ## Remove the virtualenv and caches (keeps .data/)
