@@ -27,7 +27,7 @@ from service.sdk.config import instance_config
 from service.tokens import ops
 from service.tokens.schemas import TokenCreateSchema, TokenUpdateSchema, token_out
 from service.users import repo as users_repo
-from service.users.routes import _keep_one_admin, create_user, render
+from service.users.routes import create_user, keep_one_admin, render
 from service.users.schemas import UserCreateSchema
 from service.validation import validate
 
@@ -217,5 +217,5 @@ class SQLConnector(Connector):
             if row is None:
                 raise ApiError(404, "not_found", "No such user.")
             if row["type"] == "admin":
-                await _keep_one_admin(conn)
+                await keep_one_admin(conn)
             await users_repo.delete(conn, row["id"])

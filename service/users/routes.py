@@ -163,7 +163,7 @@ async def patch_user(request: web.Request) -> web.Response:
         elif type_ != "admin":
             scopes = [s for s in row["scopes"] if s not in ADMIN_ONLY_SCOPES]
         if row["type"] == "admin" and type_ != "admin":
-            await _keep_one_admin(conn)
+            await keep_one_admin(conn)
         row = await repo.update(conn, row["id"], password_hash=new_hash,
                                 type_=body.get("type"), scopes=scopes)
         await audit.user_event(conn, audit_repo.USER_CHANGED, principal_of(request), row, {
@@ -183,7 +183,7 @@ async def delete_user(request: web.Request) -> web.Response:
         if row is None:
             raise not_found("user")
         if row["type"] == "admin":
-            await _keep_one_admin(conn)
+            await keep_one_admin(conn)
         await repo.delete(conn, row["id"])
         await audit.user_event(conn, audit_repo.USER_DELETED, principal_of(request), row,
                                {"type": row["type"]})  # issue 7
@@ -191,8 +191,9 @@ async def delete_user(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def _keep_one_admin(conn: asyncpg.Connection) -> None:
-    # Serialise concurrent demotions so two admins cannot both remove the other.
+async def keep_one_admin(conn: asyncpg.Connection) -> None:
+    """409 when demoting or deleting an admin would leave none (HTTP and the sql: SDK).
+    Serialises concurrent demotions so two admins cannot both remove the other."""
     await conn.execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
     if await repo.count_admins(conn) <= 1:
         raise ApiError(409, "conflict", "This is the last admin; make another admin first.")
