@@ -53,13 +53,11 @@ def front_middleware(settings: Settings) -> Callable[..., Awaitable[web.StreamRe
             try:
                 principal = await authorize(request)
                 response = await handler(request)
-            except web.HTTPException as exc:
-                if exc.status < 400:  # a redirect: aiohttp sends it as it is
-                    status = exc.status
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a JSON answer
+                if isinstance(exc, web.HTTPException) and exc.status < 400:
+                    status = exc.status  # a redirect: aiohttp sends it as it is
                     exc.headers[REQUEST_ID_HEADER] = request_id
                     raise
-                response = errors.response_for(exc, request_id)
-            except Exception as exc:  # noqa: BLE001 - every failure becomes a JSON answer
                 response = errors.response_for(exc, request_id)
             status = response.status
             if not response.prepared:
