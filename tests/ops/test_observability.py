@@ -32,6 +32,14 @@ def access_lines(caplog) -> list[dict]:
     return [json.loads(r.getMessage()) for r in access_records(caplog)]
 
 
+async def admin_and_token(api, logged_client, label: str) -> tuple[dict, dict]:
+    """An admin's bearer headers and a new token of theirs, through the logged app."""
+    await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
+    api.client = logged_client
+    headers = await api.bearer("admin", ADMIN_PASSWORD)
+    return headers, await api.create_token(headers, label=label)
+
+
 async def test_a_request_id_is_generated_and_returned(client):
     first = await client.get("/healthz")
     second = await client.get("/healthz")
@@ -62,10 +70,7 @@ async def test_errors_carry_the_request_id_too(client):
 
 
 async def test_one_log_line_per_request_with_the_documented_fields(logged_client, api, caplog):
-    await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
-    api.client = logged_client
-    headers = await api.bearer("admin", ADMIN_PASSWORD)
-    token = await api.create_token(headers, label="logged")
+    headers, token = await admin_and_token(api, logged_client, "logged")
     caplog.clear()
     caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
     resp = await logged_client.get(f"/tokens/{token['id']}?limit=5&secret=hunter2",
@@ -88,10 +93,7 @@ async def test_one_log_line_per_request_with_the_documented_fields(logged_client
 
 
 async def test_the_log_line_never_holds_a_credential(logged_client, api, caplog):
-    await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
-    api.client = logged_client
-    headers = await api.bearer("admin", ADMIN_PASSWORD)
-    token = await api.create_token(headers, label="secretive")
+    headers, token = await admin_and_token(api, logged_client, "secretive")
     caplog.clear()
     caplog.set_level(logging.DEBUG)
     key_headers = {"Authorization": token["api_key"]}
