@@ -3,7 +3,8 @@
 1. A request id: the caller's X-Request-ID when acceptable, else a new one; it goes back on
    every answer (service.observability).
 2. Authorization: the route's annotation enforced, the credential verified
-   (service.auth.middleware.authorize); deny by default.
+   (service.auth.middleware: what a route asks is worked out on its first request,
+   `route_facts`; the credential is checked by `authorize`); deny by default.
 3. The handler.
 4. Errors: whatever steps 2 and 3 raised becomes the one JSON error shape
    (service.errors.response_for); redirects pass through.
@@ -25,7 +26,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from service import errors, metrics
-from service.auth.middleware import authorize
+from service.auth.middleware import authorize, not_open, route_facts
 from service.auth.principal import Principal
 from service.config import Settings
 from service.observability import (
@@ -33,8 +34,8 @@ from service.observability import (
     access_logger,
     access_logging,
     count_auth,
+    new_request_id,
     request_id_from,
-    route_of,
 )
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -46,12 +47,17 @@ def front_middleware(settings: Settings) -> Callable[..., Awaitable[web.StreamRe
     @web.middleware
     async def front(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
-        request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+        request_id = request.headers.get(REQUEST_ID_HEADER)
+        request_id = new_request_id() if request_id is None else request_id_from(request_id)
+        route = route_facts(request.match_info)
         principal: Principal | None = None
         status = 500  # unless something below says otherwise
         try:
             try:
-                principal = await authorize(request)
+                if route.requirement is not None:
+                    principal = await authorize(request, route.requirement)
+                elif route.closed:
+                    raise not_open()
                 response = await handler(request)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a JSON answer
                 if isinstance(exc, web.HTTPException) and exc.status < 400:
@@ -68,10 +74,10 @@ def front_middleware(settings: Settings) -> Callable[..., Awaitable[web.StreamRe
             raise
         finally:
             elapsed = time.perf_counter() - started
-            route = route_of(request)
-            metrics.observe_request(request.method, route, status, elapsed)
-            count_auth(request, principal, status)
+            metrics.observe_request(request.method, route.label, status, elapsed)
+            count_auth(request, principal, status, route.requirement)
             if write_line is not None and access_logger.isEnabledFor(logging.INFO):
-                write_line(access_line(request, principal, route, status, elapsed, request_id))
+                write_line(access_line(request, principal, route.label, status, elapsed,
+                                       request_id))
 
     return front

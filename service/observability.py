@@ -24,7 +24,7 @@ from aiohttp import web
 
 from service import logs, metrics
 from service.auth.principal import Principal
-from service.auth.scopes import requirement_of
+from service.auth.scopes import Requirement
 from service.config import Settings
 
 ACCESS_LOGGER = "service.access"
@@ -52,31 +52,26 @@ def request_id_from(header: str | None) -> str:
     return new_request_id()
 
 
-def route_of(request: web.Request) -> str:
-    """The matched route's pattern, never the raw path (a bounded set of metric labels)."""
-    resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else metrics.UNMATCHED
-
-
 def _auth_kind(header: str) -> str:
-    # Same test as the auth middleware's split_authorization, without parsing the secret.
+    # Same test as service.auth.schemes.split_authorization, without parsing the secret.
     value = header.lstrip()
     if value[:6].lower() == "bearer":
         value = value[6:].lstrip()
     return "api_key" if value[:9].lower() == "mrsm-key:" else "jwt"
 
 
-def count_auth(request: web.Request, principal: Principal | None, status: int) -> None:
-    """Bearer and API-key results, read off the outcome (/login counts its own grants)."""
+def count_auth(request: web.Request, principal: Principal | None, status: int,
+               requirement: Requirement | None) -> None:
+    """Bearer and API-key results, read off the outcome (/login counts its own grants).
+    `requirement` is the route's (None when it checks no credential)."""
     if principal is not None:
         if principal.kind in ("api_key", "jwt"):
             metrics.record_auth(principal.kind, "ok")
         return
-    if status not in (401, 429):
+    if status not in (401, 429) or requirement is None:
         return
     header = request.headers.get("Authorization")
-    requirement = requirement_of(request.match_info.handler)
-    if header and requirement is not None and not requirement.public:
+    if header:
         metrics.record_auth(_auth_kind(header), "refused" if status == 401 else "throttled")
 
 
@@ -102,22 +97,21 @@ _heads: dict[tuple[str, str, int], str] = {}
 
 
 def _head(method: str, route: str, status: int) -> str:
-    head = _heads.get((method, route, status))
-    if head is None:
-        head = (f'"level": "INFO", "logger": "{ACCESS_LOGGER}", '
-                f'"message": {_json_str(f"{method} {route} {status}")}, '
-                f'"method": {_json_str(method)}, "route": {_json_str(route)}')
-        if method in metrics.KNOWN_METHODS:
-            _heads[(method, route, status)] = head
+    head = (f'"level": "INFO", "logger": "{ACCESS_LOGGER}", '
+            f'"message": {_json_str(f"{method} {route} {status}")}, '
+            f'"method": {_json_str(method)}, "route": {_json_str(route)}')
+    if method in metrics.KNOWN_METHODS:
+        _heads[(method, route, status)] = head
     return head
 
 
 def access_line(request: web.Request, principal: Principal | None, route: str, status: int,
                 elapsed: float, request_id: str) -> str:
     """The request's JSON line: time, level, logger, message, then the fixed fields."""
-    remote = request.remote
+    method, remote = request.method, request.remote
+    head = _heads.get((method, route, status)) or _head(method, route, status)
     return (
-        f'{{"time": "{logs.iso_time(time.time())}", {_head(request.method, route, status)}, '
+        f'{{"time": "{logs.iso_time(time.time())}", {head}, '
         f'"path": {_json_str(request.path[:_MAX_PATH])}, "status": {status}, '
         f'"duration_ms": {elapsed * 1000:.3f}, '
         f'"remote": {"null" if remote is None else _json_str(remote)}, {_ids_of(principal)}, '

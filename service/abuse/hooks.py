@@ -25,6 +25,7 @@ from service.audit import repo as audit_repo
 from service.audit.recorder import CURRENT_REQUEST, AuditBuffer
 from service.auth.apikeys import parse_api_key
 from service.auth.principal import Principal
+from service.auth.schemes import split_authorization
 from service.errors import DATABASE_UNAVAILABLE
 
 log = logging.getLogger("service.abuse")
@@ -59,8 +60,6 @@ def source_of(request: web.Request) -> str:
 
 
 def _api_key_subject(header: str) -> Subject | None:
-    from service.auth.middleware import split_authorization  # middleware imports this module
-
     parts = split_authorization(header)
     if parts is None or parts[0] != "api_key":
         return None
@@ -118,8 +117,6 @@ async def auth_failed(request: web.Request, header: str,
 
 
 def _is_jwt(header: str) -> bool:
-    from service.auth.middleware import split_authorization
-
     parts = split_authorization(header)
     return parts is not None and parts[0] == "jwt"
 

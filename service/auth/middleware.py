@@ -1,20 +1,23 @@
-"""Authorization: decode the credential, enforce the route's annotation (`authorize`).
+"""Authorization: what each route asks (`route_facts`), and the caller's credential
+checked against it (`authorize`).
 
-Accepted: ``Authorization: Bearer <jwt>``, the raw API key
-``Authorization: mrsm-key:...`` (as the seed's curl example sends it) and
-``Authorization: Bearer mrsm-key:...``. Query strings and cookies are never read.
+The accepted forms of the header are in service.auth.schemes. Query strings and
+cookies are never read.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aiohttp import web
+from aiohttp.abc import AbstractMatchInfo
 
 from service import keys
 from service.abuse import hooks as abuse
-from service.auth.apikeys import API_KEY_PREFIX
 from service.auth.principal import Principal
-from service.auth.scopes import order, requirement_of
+from service.auth.scopes import Requirement, order, requirement_of
 from service.errors import ApiError
+from service.metrics import UNMATCHED
 
 REALM = "mrsm"
 
@@ -52,45 +55,64 @@ def insufficient_scope(needed: frozenset[str]) -> ApiError:
     )
 
 
-def split_authorization(header: str) -> tuple[str, str] | None:
-    """("api_key" | "jwt", credential), or None for a scheme we do not accept."""
-    header = header.strip()
-    if header[: len(API_KEY_PREFIX)].lower() == API_KEY_PREFIX:
-        return "api_key", API_KEY_PREFIX + header[len(API_KEY_PREFIX):]
-    scheme, _, value = header.partition(" ")
-    value = value.strip()
-    if scheme.lower() != "bearer" or not value:
-        return None
-    if value[: len(API_KEY_PREFIX)].lower() == API_KEY_PREFIX:
-        return "api_key", API_KEY_PREFIX + value[len(API_KEY_PREFIX):]
-    return "jwt", value
+@dataclass(frozen=True, slots=True)
+class RouteFacts:
+    """What the middleware needs to know of a matched route, worked out once per route.
+
+    `label` is the route's pattern for metrics and the log (never the raw path);
+    `requirement` is None when no credential is checked (a public route, or a 404/405,
+    answered the same with or without one); `closed` marks a route nobody annotated.
+    """
+
+    label: str
+    requirement: Requirement | None
+    closed: bool = False
 
 
-async def authenticate(request: web.Request, header: str) -> Principal | None:
-    parts = split_authorization(header)
-    if parts is None:
-        return None
-    kind, value = parts
-    return await request.app[keys.AUTHN].verify(kind, value)
-
-
-async def authorize(request: web.Request) -> Principal | None:
-    """Enforce the route's annotation: the caller's principal (None on a public route), or
-    an ApiError (401, 403, 429). Called by the one middleware, service.middleware."""
-    match_info = request.match_info
+def _facts(match_info: AbstractMatchInfo) -> RouteFacts:
     if match_info.http_exception is not None:
-        return None  # 404 / 405, with or without a credential
+        return RouteFacts(UNMATCHED, None)
+    label = match_info.route.resource.canonical
     requirement = requirement_of(match_info.handler)
     if requirement is None:
-        # Deny by default: a route nobody annotated is nobody's to call.
-        raise ApiError(403, "forbidden", "This route is not open to anyone.")
-    if requirement.public:
-        return None
+        return RouteFacts(label, None, closed=True)
+    return RouteFacts(label, None if requirement.public else requirement)
+
+
+_known: dict[web.AbstractRoute, RouteFacts] = {}
+
+
+def route_facts(match_info: AbstractMatchInfo) -> RouteFacts:
+    """The matched route's facts: computed on its first request, then looked up (the
+    application's routes are fixed once it starts; a 404/405 is never kept)."""
+    facts = _known.get(match_info.route)
+    if facts is None:
+        facts = _facts(match_info)
+        if match_info.http_exception is None:
+            _known[match_info.route] = facts
+    return facts
+
+
+def not_open() -> ApiError:
+    # Deny by default: a route nobody annotated is nobody's to call.
+    return ApiError(403, "forbidden", "This route is not open to anyone.")
+
+
+async def authorize(request: web.Request, requirement: Requirement) -> Principal:
+    """The caller of a protected route, or an ApiError (401, 403, 429). Called by the one
+    middleware (service.middleware) for routes whose facts carry a requirement.
+
+    A credential this process verified before is found with one SHA-256 of the header
+    (Authenticator.cached, a plain call); only a miss waits for the database.
+    """
     header = request.headers.get("Authorization")
     if not header:
         raise missing_credential()
     abuse.before_auth(request, header)  # issue 7: 429 for a blocked source or key
-    principal = await authenticate(request, header)
+    authn = request.app[keys.AUTHN]
+    principal = authn.cached(header)
+    if principal is None:
+        principal = await authn.verify_header(header)
     # issue 7: the token's own networks and rate limit; failures count toward throttling.
     if principal is None or not abuse.admit(request, principal):
         await abuse.auth_failed(request, header, principal)

@@ -39,6 +39,26 @@ async def test_a_second_request_is_a_cache_hit(client, api, admin_headers):
     assert cache.hits == hits + 1
 
 
+async def test_every_form_of_a_key_is_cached_and_a_deletion_drops_them_all(
+        client, api, admin_headers):
+    # The cache is keyed by the header as sent: each accepted form is its own entry, and
+    # an invalidation must drop them all.
+    token = await api.create_token(admin_headers, label="forms")
+    key = token["api_key"]
+    forms = (key, f"Bearer {key}", f"bearer   {key}", f"  {key.upper()[:8]}{key[8:]}")
+    cache = _authn(client).cache
+    for form in forms:
+        assert await _status(client, form) == 200
+    hits = cache.hits
+    for form in forms:
+        assert await _status(client, form) == 200
+    assert cache.hits == hits + len(forms)
+    resp = await client.delete(f"/tokens/{token['id']}", headers=admin_headers)
+    assert resp.status == 204
+    for form in forms:
+        assert await _status(client, form) == 401
+
+
 async def test_expiry_crossing_while_cached_is_refused(client, api, admin_headers):
     soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
     token = await api.create_token(admin_headers, label="short", expiration=soon)
