@@ -11,7 +11,8 @@ measures every figure under the same conditions; the machine's noise moves whole
   3. GET /users/me with a JWT from /login (client credentials)
   4. POST /login with client credentials
   5. (2) again after 100,000 other tokens were created
-then each figure's median over the rounds, the ratios of the medians, and, with 2 workers,
+then each figure's median over the rounds, each ratio's median over the rounds (taken within
+each round, so the machine's drift between rounds cancels out), and, with 2 workers,
 the time until every worker refuses a token that was invalidated while a client kept calling
 with it (the worst of 20 tries). The service runs with its normal logging (one JSON line per
 request) and middleware on; only the throttling of failed authentication is off, since the
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import subprocess
 import sys
 import time
@@ -132,14 +134,19 @@ async def revocation_seconds(base_url: str, admin: dict, tries: int) -> list[flo
     return results
 
 
-def print_ratios(results: dict[int, wrk.Result]) -> None:
+def print_ratios(rounds: dict[int, list[wrk.Result]]) -> None:
+    """Each ratio taken within each round, then the median over the rounds: a drift of the
+    machine between rounds moves both figures of a round and cancels out."""
+    def within(a: int, b: int) -> float:
+        return statistics.median(x.rps / y.rps for x, y in zip(rounds[a], rounds[b], strict=True))
+
     def ratio(a: int, b: int) -> str:
-        return f"{results[a].rps / results[b].rps:5.2f}"
+        return f"{within(a, b):5.2f}"
 
     # (5) was measured in later rounds, with the bare app again as its (0'): each against the
-    # bare app of its own rounds, so a drift of the machine between the two cancels out.
-    drift_free = (results[5].rps / results[BARE_AGAIN].rps) / (results[2].rps / results[0].rps)
-    print(f"  ratios of the medians: (1)/(0) {ratio(1, 0)}   (2)/(0) {ratio(2, 0)}   "
+    # bare app of its own rounds.
+    drift_free = within(5, BARE_AGAIN) / within(2, 0)
+    print(f"  ratios, median of the rounds' own: (1)/(0) {ratio(1, 0)}   (2)/(0) {ratio(2, 0)}   "
           f"(3)/(0) {ratio(3, 0)}   (2)/(1) {ratio(2, 1)}   (3)/(1) {ratio(3, 1)}   "
           f"(5)/(2) {drift_free:5.2f}")
 
@@ -196,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
                 print("  medians:")
                 for result in results.values():
                     print(result.line())
-                print_ratios(results)
+                print_ratios(rounds)
                 if workers == 2:
                     times = asyncio.run(revocation_seconds(base, admin, args.tries))
                     print(f"  revocation seen by every worker: worst {max(times) * 1000:.1f} ms, "
