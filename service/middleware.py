@@ -26,7 +26,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from service import errors, metrics
-from service.auth.middleware import authorize, not_open, route_facts
+from service.auth.middleware import RouteFacts, authorize, not_open, route_facts
 from service.auth.principal import Principal
 from service.config import Settings
 from service.observability import (
@@ -43,13 +43,14 @@ REQUEST_ID_HEADER = "X-Request-ID"
 
 def front_middleware(settings: Settings) -> Callable[..., Awaitable[web.StreamResponse]]:
     write_line = access_logging(settings)
+    known_routes: dict[web.AbstractRoute, RouteFacts] = {}
 
     @web.middleware
     async def front(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
-        request_id = request.headers.get(REQUEST_ID_HEADER)
+        request_id = request.headers.get(REQUEST_ID_HEADER)  # usually none was sent
         request_id = new_request_id() if request_id is None else request_id_from(request_id)
-        route = route_facts(request.match_info)
+        route = route_facts(request.match_info, known_routes)
         principal: Principal | None = None
         status = 500  # unless something below says otherwise
         try:

@@ -79,17 +79,15 @@ def _facts(match_info: AbstractMatchInfo) -> RouteFacts:
     return RouteFacts(label, None if requirement.public else requirement)
 
 
-_known: dict[web.AbstractRoute, RouteFacts] = {}
-
-
-def route_facts(match_info: AbstractMatchInfo) -> RouteFacts:
-    """The matched route's facts: computed on its first request, then looked up (the
-    application's routes are fixed once it starts; a 404/405 is never kept)."""
-    facts = _known.get(match_info.route)
+def route_facts(match_info: AbstractMatchInfo,
+                known: dict[web.AbstractRoute, RouteFacts]) -> RouteFacts:
+    """The matched route's facts: computed on its first request and kept in `known` (one
+    dict per application: its routes are fixed once it starts); a 404/405 is never kept."""
+    facts = known.get(match_info.route)
     if facts is None:
         facts = _facts(match_info)
         if match_info.http_exception is None:
-            _known[match_info.route] = facts
+            known[match_info.route] = facts
     return facts
 
 
