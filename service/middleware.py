@@ -34,7 +34,6 @@ from service.observability import (
     access_logger,
     access_logging,
     count_auth,
-    new_request_id,
     request_id_from,
 )
 
@@ -48,8 +47,7 @@ def front_middleware(settings: Settings) -> Callable[..., Awaitable[web.StreamRe
     @web.middleware
     async def front(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
-        request_id = request.headers.get(REQUEST_ID_HEADER)  # usually none was sent
-        request_id = new_request_id() if request_id is None else request_id_from(request_id)
+        request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
         route = route_facts(request.match_info, known_routes)
         principal: Principal | None = None
         status = 500  # unless something below says otherwise

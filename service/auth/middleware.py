@@ -69,11 +69,13 @@ class RouteFacts:
     closed: bool = False
 
 
-def _facts(match_info: AbstractMatchInfo) -> RouteFacts:
-    if match_info.http_exception is not None:
-        return RouteFacts(UNMATCHED, None)
-    label = match_info.route.resource.canonical
-    requirement = requirement_of(match_info.handler)
+# A 404 or 405: answered the same with or without a credential.
+_NO_ROUTE = RouteFacts(UNMATCHED, None)
+
+
+def _facts(route: web.AbstractRoute) -> RouteFacts:
+    label = route.resource.canonical
+    requirement = requirement_of(route.handler)
     if requirement is None:
         return RouteFacts(label, None, closed=True)
     return RouteFacts(label, None if requirement.public else requirement)
@@ -82,12 +84,12 @@ def _facts(match_info: AbstractMatchInfo) -> RouteFacts:
 def route_facts(match_info: AbstractMatchInfo,
                 known: dict[web.AbstractRoute, RouteFacts]) -> RouteFacts:
     """The matched route's facts: computed on its first request and kept in `known` (one
-    dict per application: its routes are fixed once it starts); a 404/405 is never kept."""
+    dict per application: its routes are fixed once it starts)."""
+    if match_info.http_exception is not None:
+        return _NO_ROUTE
     facts = known.get(match_info.route)
     if facts is None:
-        facts = _facts(match_info)
-        if match_info.http_exception is None:
-            known[match_info.route] = facts
+        facts = known[match_info.route] = _facts(match_info.route)
     return facts
 
 
