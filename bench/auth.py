@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import subprocess
 import sys
 import time
@@ -135,10 +134,9 @@ async def revocation_seconds(base_url: str, admin: dict, tries: int) -> list[flo
 
 
 def print_ratios(rounds: dict[int, list[wrk.Result]]) -> None:
-    """Each ratio taken within each round, then the median over the rounds: a drift of the
-    machine between rounds moves both figures of a round and cancels out."""
+    """Each ratio taken within each round, then the median over the rounds (wrk.within_rounds)."""
     def within(a: int, b: int) -> float:
-        return statistics.median(x.rps / y.rps for x, y in zip(rounds[a], rounds[b], strict=True))
+        return wrk.within_rounds(rounds[a], rounds[b])
 
     def ratio(a: int, b: int) -> str:
         return f"{within(a, b):5.2f}"

@@ -6,7 +6,8 @@ GET /users/me with a raw API key (cached after the first request), wrk -t2 -c16 
 127.0.0.1, one worker each, two servers side by side and measured in interleaved rounds:
   0. ACCESS_LOG=0: request id, metrics, authentication, no log line;
   1. ACCESS_LOG=1, the default: the same and the one JSON line per request.
-Prints each figure, the median of each over the rounds and (1)/(0). The request id, metrics
+Prints each figure, the median of each over the rounds and (1)/(0), taken within each
+round, then its median over the rounds. The request id, metrics
 and authentication are in both: they are one middleware (service/middleware.py). Uses
 DATABASE_URL (a throwaway database, dropped at the end) or an embedded PostgreSQL.
 """
@@ -18,7 +19,7 @@ import asyncio
 from contextlib import ExitStack
 
 from bench import wrk
-from bench.auth import ADMIN, credentials
+from bench.auth import ADMIN, credentials, measure
 from tests.db import test_database
 from tests.servers import run_server
 
@@ -41,18 +42,13 @@ def main(argv: list[str] | None = None) -> None:
             urls.append(server.base_url)
         _, token, _ = asyncio.run(credentials(urls[0]))
         headers = {"Authorization": token["api_key"]}
-        rounds: dict[int, list[wrk.Result]] = {i: [] for i in range(len(VARIANTS))}
-        for round_ in range(1, args.rounds + 1):
-            for i, (name, _) in enumerate(VARIANTS):
-                result = wrk.run(name, urls[i] + "/users/me", seconds=args.seconds,
-                                 headers=headers)
-                rounds[i].append(result)
-                print(f"  round {round_}" + result.line(), flush=True)
-    medians = [wrk.median(name, rounds[i]) for i, (name, _) in enumerate(VARIANTS)]
+        rounds: dict[int, list[wrk.Result]] = {}
+        measure([(i, name, urls[i] + "/users/me", {"headers": headers})
+                 for i, (name, _) in enumerate(VARIANTS)], args.rounds, args.seconds, rounds)
     print("  medians:")
-    for result in medians:
-        print(result.line())
-    print(f"  (1)/(0) {medians[1].rps / medians[0].rps:.2f}")
+    for i, (name, _) in enumerate(VARIANTS):
+        print(wrk.median(name, rounds[i]).line())
+    print(f"  (1)/(0), median of the rounds' own: {wrk.within_rounds(rounds[1], rounds[0]):.2f}")
 
 
 if __name__ == "__main__":

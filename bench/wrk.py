@@ -36,6 +36,12 @@ def median(name: str, results: list[Result]) -> Result:
                   mid([r.p99_ms for r in results]), sum(r.non_2xx for r in results))
 
 
+def within_rounds(a: list[Result], b: list[Result]) -> float:
+    """The median over rounds of a's rate over b's, each ratio taken within one round: a
+    drift of the machine between rounds moves both figures of a round and cancels out."""
+    return statistics.median(x.rps / y.rps for x, y in zip(a, b, strict=True))
+
+
 def _ms(text: str) -> float:
     match = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
     if not match:
