@@ -1,10 +1,13 @@
 """Logging set-up: JSON lines on stderr, written through a small buffer.
 
 One line per record: time, level, logger, message, and the `fields` a record carries.
-Lines of level INFO are written in batches, at the latest FLUSH_SECONDS after they were
-logged, so a busy server makes one write system call per batch rather than one per request;
-WARNING and above, and a full batch, are written at once. Exiting normally (SIGTERM
-included) writes what is left; a kill -9 can lose the last FLUSH_SECONDS of INFO lines.
+Lines of level INFO are written in batches by a writer thread, at the latest FLUSH_SECONDS
+after they were logged, so a busy server makes one write system call per batch rather than
+one per request, and the event loop does not wait for it. WARNING and above are written at
+once, with everything before them. If the writer falls MAX_PENDING lines behind (a stalled
+stderr), the thread that logs writes them itself and so waits: memory stays bounded and
+nothing is dropped. Exiting normally (SIGTERM included) writes what is left; a kill -9 can
+lose the last FLUSH_SECONDS of INFO lines.
 
 The access line, one per request, skips the logging module: building a LogRecord and
 formatting it through a dict and a JSON encoder cost more than the rest of a cached
@@ -19,13 +22,14 @@ import logging
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TextIO
 
 from aiohttp.http_exceptions import HttpProcessingError
 
 FLUSH_SECONDS = 0.2
-MAX_BATCH = 256
+MAX_PENDING = 16_384  # about 5 MiB of access lines
 # One encoder for every line: json.dumps(default=...) builds a new JSONEncoder per call.
 _encode = json.JSONEncoder(default=str).encode
 
@@ -69,18 +73,23 @@ class JsonFormatter(logging.Formatter):
 
 
 class BatchingHandler(logging.StreamHandler):
-    """A StreamHandler that writes INFO lines in batches (see the module's docstring)."""
+    """A StreamHandler that writes INFO lines in batches (see the module's docstring).
+
+    Lines wait in a deque: appending to it and taking from its other end are each atomic,
+    so the access line (`write_line`, once per request) is added without taking the
+    handler's lock; only writing a batch takes it.
+    """
 
     def __init__(self, stream: TextIO, interval: float = FLUSH_SECONDS) -> None:
         super().__init__(stream)
-        self._lines: list[str] = []
+        self._lines: deque[str] = deque()
         self._interval = interval
         threading.Thread(target=self._flush_regularly, name="log-flush", daemon=True).start()
 
     def emit(self, record: logging.LogRecord) -> None:  # called with self.lock held
         try:
             self._lines.append(self.format(record))
-            if record.levelno >= logging.WARNING or len(self._lines) >= MAX_BATCH:
+            if record.levelno >= logging.WARNING or len(self._lines) >= MAX_PENDING:
                 self.flush()
         except RecursionError:
             raise
@@ -89,16 +98,18 @@ class BatchingHandler(logging.StreamHandler):
 
     def write_line(self, line: str) -> None:
         """A line formatted elsewhere (the access line), batched as an INFO record's is."""
-        with self.lock:
-            self._lines.append(line)
-            if len(self._lines) >= MAX_BATCH:
-                self.flush()
+        lines = self._lines
+        lines.append(line)
+        if len(lines) >= MAX_PENDING:  # the writer is behind: wait for it rather than grow
+            self.flush()
 
     def flush(self) -> None:
         with self.lock:
-            if self._lines:
-                lines, self._lines = self._lines, []
-                self.stream.write("\n".join(lines) + "\n")
+            lines = self._lines
+            # Only the lines there now: others may be appended meanwhile, for the next batch.
+            batch = [lines.popleft() for _ in range(len(lines))]
+            if batch:
+                self.stream.write("\n".join(batch) + "\n")
             self.stream.flush()
 
     def _flush_regularly(self) -> None:
