@@ -6,10 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint bench migrate clean
+.PHONY: help run test lint bench bench-instructions migrate clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ migrate: $(STAMP) ## Apply pending migrations to DATABASE_URL (or the embedded d
 
 bench: $(STAMP) ## Load benchmarks with wrk (prints figures; see README, Performance)
 	$(BIN)/python -m bench
+
+bench-instructions: $(STAMP) ## Instructions per request under callgrind (repeatable; needs valgrind)
+	$(BIN)/python -m bench.instructions
 
 clean: ## Remove the virtualenv and caches (keeps .data/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

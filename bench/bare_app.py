@@ -1,4 +1,10 @@
-"""The limit: a bare aiohttp app, one JSON route, no middleware. `python bench/bare_app.py PORT`."""
+"""The limit: a bare aiohttp app, one JSON route, no middleware.
+
+    python bench/bare_app.py PORT [reuse] [middleware]
+
+`reuse` shares the port with other processes (SO_REUSEPORT); `middleware` adds one aiohttp
+middleware that only awaits the handler: what any middleware costs (bench/instructions.py).
+"""
 
 import sys
 
@@ -9,8 +15,14 @@ async def hello(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+@web.middleware
+async def passthrough(request: web.Request, handler) -> web.StreamResponse:
+    return await handler(request)
+
+
 def main() -> None:
-    app = web.Application()
+    options = sys.argv[2:]
+    app = web.Application(middlewares=[passthrough] if "middleware" in options else [])
     app.router.add_get("/", hello)
     try:
         import uvloop
@@ -18,7 +30,7 @@ def main() -> None:
         loop = uvloop.new_event_loop()
     except ImportError:
         loop = None
-    reuse = len(sys.argv) > 2 and sys.argv[2] == "reuse"
+    reuse = "reuse" in options
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None,
                 loop=loop, reuse_port=reuse)
 
