@@ -165,6 +165,11 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
     LATENCY.observe(children[1], seconds)
 
 
+def auth_count(kind: str, result: str) -> _Count:
+    """The counter of one (kind, result), for a hot path that counts without a call."""
+    return _auth_children[(kind, result)]
+
+
 def record_auth(kind: str, result: str) -> None:
     """Count an authentication result: kind in AUTH_KINDS, result in AUTH_RESULTS."""
     _auth_children[(kind, result)].value += 1

@@ -24,20 +24,23 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from multidict import istr
 
 from service import errors, metrics
 from service.auth.middleware import RouteFacts, authorize, not_open, route_facts
 from service.auth.principal import Principal
 from service.config import Settings
 from service.observability import (
+    AUTH_OK,
     access_line,
     access_logger,
     access_logging,
-    count_auth,
+    count_refusal,
     request_id_from,
 )
 
-REQUEST_ID_HEADER = "X-Request-ID"
+# An istr: headers are looked up by it without lower-casing the name on every request.
+REQUEST_ID_HEADER = istr("X-Request-ID")
 
 
 def front_middleware(settings: Settings) -> Callable[..., Awaitable[web.StreamResponse]]:
@@ -74,7 +77,12 @@ def front_middleware(settings: Settings) -> Callable[..., Awaitable[web.StreamRe
         finally:
             elapsed = time.perf_counter() - started
             metrics.observe_request(request.method, route.label, status, elapsed)
-            count_auth(request, principal, status, route.requirement)
+            if principal is not None:
+                accepted = AUTH_OK.get(principal.kind)
+                if accepted is not None:
+                    accepted.value += 1
+            elif status in (401, 429) and route.requirement is not None:
+                count_refusal(request, status)
             if write_line is not None and access_logger.isEnabledFor(logging.INFO):
                 write_line(access_line(request, principal, route.label, status, elapsed,
                                        request_id))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.abc import AbstractMatchInfo
 
 from service import keys
@@ -105,7 +105,7 @@ async def authorize(request: web.Request, requirement: Requirement) -> Principal
     A credential this process verified before is found with one SHA-256 of the header
     (Authenticator.cached, a plain call); only a miss waits for the database.
     """
-    header = request.headers.get("Authorization")
+    header = request.headers.get(hdrs.AUTHORIZATION)
     if not header:
         raise missing_credential()
     abuse.before_auth(request, header)  # issue 7: 429 for a blocked source or key
