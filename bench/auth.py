@@ -63,8 +63,8 @@ def bare_app(workers: int):
             proc.wait(timeout=10)
 
 
-def wait_listening(url: str) -> None:
-    deadline = time.monotonic() + 10
+def wait_listening(url: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(url, timeout=1).close()

@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.auth import ADMIN, credentials
+from bench.auth import ADMIN, credentials, wait_listening
 from service.config import PROJECT_ROOT
 from tests.db import test_database
 from tests.servers import CHEAP_ARGON2, free_port, run_server, stop_process, wait_healthy
@@ -115,22 +115,11 @@ def _total(dump: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def wait_port(port: int, process: subprocess.Popen, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            socket.create_connection((HOST, port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit("the bare app did not start under valgrind")
-
-
 def bare(out_dir: Path, name: str, *options: str) -> tuple[Counted, int]:
     port = free_port()
     counted = Counted([sys.executable, str(PROJECT_ROOT / "bench" / "bare_app.py"), str(port),
                        *options], dict(os.environ), out_dir, name)
-    wait_port(port, counted.process)
+    wait_listening(f"http://{HOST}:{port}/", timeout=300)  # slow under valgrind
     return counted, port
 
 
