@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from service import keys, meta
+from service import keys, meta, middleware
 from service.abuse.hooks import abuse_ctx
 from service.audit.routes import routes as audit_routes
 from service.auth.authenticator import Authenticator
@@ -20,7 +20,6 @@ from service.config import Settings
 from service.console.routes import routes as console_routes
 from service.db import jwt_secret, pool_ctx
 from service.metrics import routes as metrics_routes
-from service.middleware import front_middleware
 from service.pipes.routes import routes as pipe_routes
 from service.tokens.routes import routes as token_routes
 from service.users.routes import routes as user_routes
@@ -61,10 +60,7 @@ async def authn_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(
-        middlewares=[front_middleware(settings)],  # request id, auth, errors, metrics, log
-        client_max_size=MAX_BODY,
-    )
+    app = web.Application(client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings
     app.cleanup_ctx.append(pool_ctx)
     app.cleanup_ctx.append(auth_ctx)
@@ -75,4 +71,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(console_routes)
     app.router.add_routes(metrics_routes)
     app.router.add_routes(audit_routes)
+    # Request id, authorization, errors, metrics and the access line before every route,
+    # put there at start-up: the last start-up step (service.middleware).
+    middleware.install(app, settings)
     return app

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiohttp import hdrs, web
-from aiohttp.abc import AbstractMatchInfo
 
 from service import keys
 from service.abuse import hooks as abuse
@@ -70,27 +69,17 @@ class RouteFacts:
 
 
 # A 404 or 405: answered the same with or without a credential.
-_NO_ROUTE = RouteFacts(UNMATCHED, None)
+NO_ROUTE = RouteFacts(UNMATCHED, None)
 
 
-def _facts(route: web.AbstractRoute) -> RouteFacts:
+def route_facts(route: web.AbstractRoute) -> RouteFacts:
+    """What the front needs to know of `route`, from its annotation (worked out once, when
+    the front is put before the route's handler at start-up: service.middleware)."""
     label = route.resource.canonical
     requirement = requirement_of(route.handler)
     if requirement is None:
         return RouteFacts(label, None, closed=True)
     return RouteFacts(label, None if requirement.public else requirement)
-
-
-def route_facts(match_info: AbstractMatchInfo,
-                known: dict[web.AbstractRoute, RouteFacts]) -> RouteFacts:
-    """The matched route's facts: computed on its first request and kept in `known` (one
-    dict per application: its routes are fixed once it starts)."""
-    if match_info.http_exception is not None:
-        return _NO_ROUTE
-    facts = known.get(match_info.route)
-    if facts is None:
-        facts = known[match_info.route] = _facts(match_info.route)
-    return facts
 
 
 def not_open() -> ApiError:
