@@ -56,7 +56,7 @@ def insufficient_scope(needed: frozenset[str]) -> ApiError:
 
 @dataclass(frozen=True, slots=True)
 class RouteFacts:
-    """What the middleware needs to know of a matched route, worked out once per route.
+    """What the front needs to know of a route, worked out once, at start-up.
 
     `label` is the route's pattern for metrics and the log (never the raw path);
     `requirement` is None when no credential is checked (a public route, or a 404/405,
@@ -88,8 +88,8 @@ def not_open() -> ApiError:
 
 
 async def authorize(request: web.Request, requirement: Requirement) -> Principal:
-    """The caller of a protected route, or an ApiError (401, 403, 429). Called by the one
-    middleware (service.middleware) for routes whose facts carry a requirement.
+    """The caller of a protected route, or an ApiError (401, 403, 429). Called by the front
+    (service.middleware) for routes whose facts carry a requirement.
 
     A credential this process verified before is found with one SHA-256 of the header
     (Authenticator.cached, a plain call); only a miss waits for the database.
