@@ -22,7 +22,7 @@ from service.abuse.settings import AbuseSettings
 from service.abuse.stores import ThrottleStoreUnavailable
 from service.abuse.throttle import Subject, Throttle, store_unavailable
 from service.audit import repo as audit_repo
-from service.audit.recorder import CURRENT_REQUEST, AuditBuffer
+from service.audit.recorder import AuditBuffer
 from service.auth.apikeys import parse_api_key
 from service.auth.principal import Principal
 from service.auth.schemes import split_authorization
@@ -80,8 +80,7 @@ def before_auth(request: web.Request, header: str) -> None:
 
 def admit(request: web.Request, principal: Principal) -> bool:
     """A verified credential's own limits: False when used outside its networks (a 401);
-    429 past its rate limit. Also remembers the request for audit events."""
-    CURRENT_REQUEST.set(request)
+    429 past its rate limit."""
     if principal.allowed_cidrs is None and principal.rate_limit is None:
         return True
     guard = request.app[keys.ABUSE]

@@ -1,7 +1,9 @@
 """Writing audit events: in the caller's transaction for changes, buffered for logins.
 
 A change (token or user) is recorded with `record(conn, ...)` inside the
-transaction that makes it, so the event exists exactly when the change does.
+transaction that makes it, so the event exists exactly when the change does. Who
+acted and from which address are passed in (`actor`, `source`): the HTTP routes
+give the client's address, the `sql:` command line none.
 Logins change nothing, and the client-credentials grant must stay fast, so
 their events go to an `AuditBuffer` that writes them in batches (at most
 `FLUSH_SECONDS` later, and on shutdown); `GET /audit` flushes it first, so a
@@ -14,15 +16,11 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
 import asyncpg
-from aiohttp import web
 
-from service import keys
-from service.abuse.client import client_address
 from service.audit import repo
 from service.audit.repo import Event
 from service.auth.principal import Principal
@@ -30,20 +28,8 @@ from service.validation import isoformat
 
 log = logging.getLogger("service.audit")
 
-# The request being handled, set by the auth middleware's hook, so that code
-# without the request in hand (tokens/ops.py) can still say where a change came from.
-CURRENT_REQUEST: ContextVar[web.Request | None] = ContextVar("audit_request", default=None)
-
 FLUSH_SECONDS = 1.0
 MAX_BUFFERED = 10_000
-
-
-def source_of(request: web.Request | None) -> str | None:
-    """The client's address as text, or None outside a request (the `sql:` CLI)."""
-    if request is None:
-        return None
-    address = client_address(request, request.app[keys.SETTINGS].abuse)
-    return str(address) if address is not None else None
 
 
 def actor_fields(actor: Principal | None) -> dict[str, Any]:
@@ -56,13 +42,13 @@ def actor_fields(actor: Principal | None) -> dict[str, Any]:
 
 
 async def record(conn: asyncpg.Connection, kind: str, actor: Principal | None, *,
-                 request: web.Request | None = None, target_user_id: uuid.UUID | None = None,
+                 source: str | None, target_user_id: uuid.UUID | None = None,
                  target_username: str | None = None, target_token_id: uuid.UUID | None = None,
                  details: dict[str, Any] | None = None) -> None:
-    """Insert one event on `conn` (so inside the caller's transaction)."""
-    request = request if request is not None else CURRENT_REQUEST.get()
+    """Insert one event on `conn` (so inside the caller's transaction). `source` is the
+    client's address, None outside a request."""
     await repo.insert(conn, Event(
-        kind=kind, source=source_of(request), target_user_id=target_user_id,
+        kind=kind, source=source, target_user_id=target_user_id,
         target_username=target_username, target_token_id=target_token_id,
         details=details or {}, **actor_fields(actor),
     ))
@@ -137,15 +123,16 @@ def _json(value: Any) -> Any:
 
 
 async def token_event(conn: asyncpg.Connection, kind: str, actor: Principal, row,
-                      details: dict[str, Any] | None = None) -> None:
+                      details: dict[str, Any] | None = None, *, source: str | None) -> None:
     """A token event; `row` is the token as tokens.repo reads it (with its owner)."""
-    await record(conn, kind, actor, target_user_id=row["user_id"],
+    await record(conn, kind, actor, source=source, target_user_id=row["user_id"],
                  target_username=row["username"], target_token_id=row["id"],
                  details=_json(details or {"label": row["label"]}))
 
 
 async def user_event(conn: asyncpg.Connection, kind: str, actor: Principal, row,
-                     details: dict[str, Any] | None = None) -> None:
+                     details: dict[str, Any] | None = None, *, source: str | None) -> None:
     """A user event; `row` is the user as users.repo reads it (never its password hash)."""
-    await record(conn, kind, actor, target_user_id=row["id"], target_username=row["username"],
+    await record(conn, kind, actor, source=source, target_user_id=row["id"],
+                 target_username=row["username"],
                  details=_json(details or {}))

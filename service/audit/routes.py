@@ -7,8 +7,8 @@ from aiohttp import web
 from service import keys
 from service.audit import repo
 from service.audit.schemas import AuditListSchema, AuditQuerySchema, event_out
-from service.auth.middleware import principal_of
 from service.auth.scopes import requires
+from service.caller import principal_of
 from service.errors import ApiError
 from service.openapi import doc
 from service.validation import load_query

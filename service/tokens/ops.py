@@ -2,6 +2,8 @@
 
 Every function takes the acting `Principal` and raises `ApiError` for a refusal,
 so the HTTP API, the CLI and the Python API refuse the same things the same way.
+Changes also take `source`, the client's address for the audit row (None outside a
+request), and are audited on the caller's connection, in its transaction.
 """
 
 from __future__ import annotations
@@ -98,10 +100,10 @@ async def visible_token(conn: asyncpg.Connection, actor: Principal,
 
 
 async def register(conn: asyncpg.Connection, settings: Settings, actor: Principal, *,
-                   label: str | None = None, expiration_given: bool = False,
-                   expiration: datetime | None = None, scopes: list[str] | None = None,
-                   username: str | None = None, rate_limit: int | None = None,
-                   allowed_cidrs: list | None = None) -> dict:
+                   source: str | None = None, label: str | None = None,
+                   expiration_given: bool = False, expiration: datetime | None = None,
+                   scopes: list[str] | None = None, username: str | None = None,
+                   rate_limit: int | None = None, allowed_cidrs: list | None = None) -> dict:
     """Create a token; returns its representation with `secret` and `api_key` (the only time)."""
     now = datetime.now(UTC)
     if username is None or username.lower() == actor.username.lower():
@@ -134,16 +136,17 @@ async def register(conn: asyncpg.Connection, settings: Settings, actor: Principa
                        f"{owner['username']} already has a token labelled '{label}'.") from None
     row = await repo.by_id(conn, token_id)
     out = token_out(row, now)
-    # issue 7: audited in the transaction that registers it (never the secret).
+    # Audited in the transaction that registers it (never the secret).
     await audit.token_event(conn, audit_repo.TOKEN_REGISTERED, actor, row, {
-        k: out[k] for k in ("label", "scopes", "expiration", "rate_limit", "allowed_cidrs")})
+        k: out[k] for k in ("label", "scopes", "expiration", "rate_limit", "allowed_cidrs")},
+        source=source)
     out["secret"] = secret
     out["api_key"] = apikeys.make_api_key(token_id, secret)
     return out
 
 
 async def edit(conn: asyncpg.Connection, settings: Settings, actor: Principal,
-               token_id: uuid.UUID | str, changes: dict) -> dict:
+               token_id: uuid.UUID | str, changes: dict, *, source: str | None = None) -> dict:
     """Change label, expiration or scopes, under the same rules as creation."""
     row = await visible_token(conn, actor, token_id)
     now = datetime.now(UTC)
@@ -154,7 +157,7 @@ async def edit(conn: asyncpg.Connection, settings: Settings, actor: Principal,
         update["expiration"] = resolve_expiration(settings, True, changes["expiration"], now)
     if "scopes" in changes:
         update["scopes"] = resolve_scopes(changes["scopes"], owner_scopes_of(row), actor.scopes)
-    for name in ("rate_limit", "allowed_cidrs"):  # issue 7: per-token limits
+    for name in ("rate_limit", "allowed_cidrs"):
         if name in changes:
             update[name] = changes[name]
     if update:
@@ -164,23 +167,23 @@ async def edit(conn: asyncpg.Connection, settings: Settings, actor: Principal,
             raise ApiError(409, "conflict",
                            f"The owner already has a token labelled '{update['label']}'.") from None
         await audit.token_event(conn, audit_repo.TOKEN_EDITED, actor, row,
-                                {"label": row["label"], "changes": update})  # issue 7
+                                {"label": row["label"], "changes": update}, source=source)
     return token_out(await repo.by_id(conn, row["id"]), now)
 
 
 async def invalidate(conn: asyncpg.Connection, actor: Principal,
-                     token_id: uuid.UUID | str) -> dict:
+                     token_id: uuid.UUID | str, *, source: str | None = None) -> dict:
     row = await visible_token(conn, actor, token_id)
     await repo.invalidate(conn, row["id"])
-    await audit.token_event(conn, audit_repo.TOKEN_INVALIDATED, actor, row)  # issue 7
+    await audit.token_event(conn, audit_repo.TOKEN_INVALIDATED, actor, row, source=source)
     return token_out(await repo.by_id(conn, row["id"]), datetime.now(UTC))
 
 
 async def delete(conn: asyncpg.Connection, actor: Principal,
-                 token_id: uuid.UUID | str) -> uuid.UUID:
+                 token_id: uuid.UUID | str, *, source: str | None = None) -> uuid.UUID:
     row = await visible_token(conn, actor, token_id)
     await repo.delete(conn, row["id"])
-    await audit.token_event(conn, audit_repo.TOKEN_DELETED, actor, row)  # issue 7
+    await audit.token_event(conn, audit_repo.TOKEN_DELETED, actor, row, source=source)
     return row["id"]
 
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from service import keys
-from service.auth.middleware import principal_of
 from service.auth.scopes import requires
+from service.caller import principal_of, source_of
 from service.openapi import doc
 from service.tokens import ops
 from service.tokens.schemas import (
@@ -35,11 +35,11 @@ async def post_token(request: web.Request) -> web.Response:
     body = await load_body(request, TokenCreateSchema())
     async with request.app[keys.POOL].acquire() as conn, conn.transaction():
         out = await ops.register(
-            conn, request.app[keys.SETTINGS], principal_of(request),
+            conn, request.app[keys.SETTINGS], principal_of(request), source=source_of(request),
             label=body.get("label"), expiration_given="expiration" in body,
             expiration=body.get("expiration"), scopes=body.get("scopes"),
             username=body.get("user"),
-            rate_limit=body.get("rate_limit"), allowed_cidrs=body.get("allowed_cidrs"),  # issue 7
+            rate_limit=body.get("rate_limit"), allowed_cidrs=body.get("allowed_cidrs"),
         )
     return web.json_response(out, status=201, headers={"Cache-Control": "no-store"})
 
@@ -73,7 +73,7 @@ async def patch_token(request: web.Request) -> web.Response:
     body = await load_body(request, TokenUpdateSchema())
     async with request.app[keys.POOL].acquire() as conn, conn.transaction():
         out = await ops.edit(conn, request.app[keys.SETTINGS], principal_of(request),
-                             request.match_info["id"], body)
+                             request.match_info["id"], body, source=source_of(request))
     request.app[keys.AUTHN].forget_token(uuid.UUID(out["id"]))
     return web.json_response(out)
 
@@ -84,7 +84,8 @@ async def patch_token(request: web.Request) -> web.Response:
      responses={200: TokenSchema}, path_params=_ID)
 async def invalidate_token(request: web.Request) -> web.Response:
     async with request.app[keys.POOL].acquire() as conn, conn.transaction():
-        out = await ops.invalidate(conn, principal_of(request), request.match_info["id"])
+        out = await ops.invalidate(conn, principal_of(request), request.match_info["id"],
+                                   source=source_of(request))
     request.app[keys.AUTHN].forget_token(uuid.UUID(out["id"]))
     return web.json_response(out)
 
@@ -94,6 +95,7 @@ async def invalidate_token(request: web.Request) -> web.Response:
 @doc("Delete a token permanently", tag="tokens", responses={204: None}, path_params=_ID)
 async def delete_token(request: web.Request) -> web.Response:
     async with request.app[keys.POOL].acquire() as conn, conn.transaction():
-        token_id = await ops.delete(conn, principal_of(request), request.match_info["id"])
+        token_id = await ops.delete(conn, principal_of(request), request.match_info["id"],
+                                    source=source_of(request))
     request.app[keys.AUTHN].forget_token(token_id)
     return web.Response(status=204)

@@ -10,7 +10,6 @@ from aiohttp import web
 from service import keys
 from service.audit import recorder as audit
 from service.audit import repo as audit_repo
-from service.auth.middleware import principal_of
 from service.auth.principal import user_scopes
 from service.auth.scopes import (
     ADMIN_ONLY_SCOPES,
@@ -19,6 +18,7 @@ from service.auth.scopes import (
     order,
     requires,
 )
+from service.caller import principal_of, source_of
 from service.errors import ApiError, not_found
 from service.openapi import doc
 from service.users import repo
@@ -82,7 +82,8 @@ async def post_user(request: web.Request) -> web.Response:
                                 password=body["password"], type_=body["type"],
                                 scopes=body["scopes"])
         await audit.user_event(conn, audit_repo.USER_CREATED, principal_of(request), row,
-                               {"type": row["type"], "scopes": row["scopes"]})  # issue 7
+                               {"type": row["type"], "scopes": row["scopes"]},
+                               source=source_of(request))
     return web.json_response(render(row), status=201)
 
 
@@ -139,7 +140,7 @@ async def patch_me(request: web.Request) -> web.Response:
             row = await repo.update(conn, principal.user_id, password_hash=new_hash,
                                     type_=None, scopes=None)
             await audit.user_event(conn, audit_repo.USER_CHANGED, principal, row,
-                                   {"password": "changed"})  # issue 7
+                                   {"password": "changed"}, source=source_of(request))
     request.app[keys.AUTHN].forget_user(principal.user_id)
     return web.json_response(render(row))
 
@@ -168,7 +169,7 @@ async def patch_user(request: web.Request) -> web.Response:
                                 type_=body.get("type"), scopes=scopes)
         await audit.user_event(conn, audit_repo.USER_CHANGED, principal_of(request), row, {
             **({"password": "changed"} if new_hash else {}),
-            **{k: body[k] for k in ("type", "scopes") if k in body}})  # issue 7
+            **{k: body[k] for k in ("type", "scopes") if k in body}}, source=source_of(request))
     request.app[keys.AUTHN].forget_user(row["id"])
     return web.json_response(render(row))
 
@@ -186,7 +187,7 @@ async def delete_user(request: web.Request) -> web.Response:
             await keep_one_admin(conn)
         await repo.delete(conn, row["id"])
         await audit.user_event(conn, audit_repo.USER_DELETED, principal_of(request), row,
-                               {"type": row["type"]})  # issue 7
+                               {"type": row["type"]}, source=source_of(request))
     request.app[keys.AUTHN].forget_user(row["id"])
     return web.Response(status=204)
 
