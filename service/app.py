@@ -1,30 +1,68 @@
-"""The application factory: `create_app(settings)`; no I/O until the app starts."""
+"""The application factory, `create_app(settings)`, and its start-up steps.
+
+Nothing is done until the app starts: then each cleanup context below makes one part,
+in order, and hands it on through service.keys (the pool, the password hasher and JWT
+codec, the authenticator, the audit buffer, the abuse guard); each is closed, in
+reverse order, when the app stops.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from service import keys, meta, middleware
-from service.abuse.hooks import abuse_ctx
+from service import keys, meta
+from service.abuse.guard import AbuseGuard
+from service.audit import recorder
 from service.audit.routes import routes as audit_routes
 from service.auth.authenticator import Authenticator
 from service.auth.cache import CredentialCache
 from service.auth.jwt import JwtCodec
 from service.auth.lastused import LastUsedTracker
-from service.auth.login import routes as login_routes
 from service.auth.passwords import PasswordHasher
 from service.auth.revocation import RevocationListener
 from service.config import Settings
 from service.console.routes import routes as console_routes
-from service.db import jwt_secret, pool_ctx
-from service.metrics import routes as metrics_routes
+from service.db import create_pool, jwt_secret, mask_dsn, migrate
+from service.front import front
+from service.login.routes import routes as login_routes
 from service.pipes.routes import routes as pipe_routes
 from service.tokens.routes import routes as token_routes
 from service.users.routes import routes as user_routes
 
 MAX_BODY = 1024 * 1024  # 1 MiB
+log = logging.getLogger("service.db")
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[front(settings)])
+    app[keys.SETTINGS] = settings
+    app.cleanup_ctx.append(pool_ctx)
+    app.cleanup_ctx.append(auth_ctx)
+    app.cleanup_ctx.append(authn_ctx)
+    app.cleanup_ctx.append(audit_ctx)
+    app.cleanup_ctx.append(abuse_ctx)
+    for table in (meta.routes, login_routes, user_routes, token_routes, pipe_routes,
+                  console_routes, audit_routes):
+        app.router.add_routes(table)
+    return app
+
+
+async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The pool, with the schema migrated; closed at the end."""
+    settings = app[keys.SETTINGS]
+    pool = await create_pool(settings)
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT 1")
+        await migrate(conn, settings.migrations_dir)
+    log.info("connected to %s", mask_dsn(settings.database_url or ""))
+    app[keys.POOL] = pool
+    try:
+        yield
+    finally:
+        await pool.close()
 
 
 async def auth_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -59,19 +97,23 @@ async def authn_ctx(app: web.Application) -> AsyncIterator[None]:
         await tracker.stop()  # the final flush: last-used times survive a clean shutdown
 
 
-def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
-    app[keys.SETTINGS] = settings
-    app.cleanup_ctx.append(pool_ctx)
-    app.cleanup_ctx.append(auth_ctx)
-    app.cleanup_ctx.append(authn_ctx)
-    app.cleanup_ctx.append(abuse_ctx)
-    for table in (meta.routes, login_routes, user_routes, token_routes, pipe_routes):
-        app.router.add_routes(table)
-    app.router.add_routes(console_routes)
-    app.router.add_routes(metrics_routes)
-    app.router.add_routes(audit_routes)
-    # Request id, authorization, errors, metrics and the access line before every route,
-    # put there at start-up: the last start-up step (service.middleware).
-    middleware.install(app, settings)
-    return app
+async def audit_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The buffer of login events, flushed every second and at shutdown."""
+    buffer = recorder.AuditBuffer(app[keys.POOL])
+    app[keys.AUDIT] = buffer
+    buffer.start()
+    try:
+        yield
+    finally:
+        await buffer.close()
+
+
+async def abuse_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Throttling and the token limits; the blocks it starts go to the audit trail."""
+    guard = AbuseGuard(app[keys.SETTINGS].abuse, app[keys.POOL],
+                       on_blocks=recorder.blocks_started)
+    app[keys.ABUSE] = guard
+    try:
+        yield
+    finally:
+        await guard.close()

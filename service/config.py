@@ -2,16 +2,86 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.abuse.settings import AbuseSettings
 from service.envparse import ConfigError, env_int
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(raw: str, name: str = "TRUSTED_PROXIES") -> tuple[Network, ...]:
+    """A comma-separated list of CIDRs (a bare address is a /32 or /128)."""
+    networks = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=True))
+        except ValueError:
+            raise ValueError(f"{name}: {part!r} is not a network in CIDR notation") from None
+    return tuple(networks)
+
+
+@dataclass(frozen=True)
+class AbuseSettings:
+    """Budgets of failed authentications and where the client address comes from.
+
+    A "pair" is (username or client ID, source address); an "account" is a
+    username or client ID from every address; a "source" is one address.
+    """
+
+    throttle_enabled: bool = True
+    window_seconds: int = 900
+    pair_failures: int = 5
+    account_failures: int = 50
+    source_failures: int = 100
+    penalty_seconds: int = 300
+    # The header carrying the client's address, read only from these proxies' connections.
+    trusted_proxy_header: str | None = None
+    trusted_proxies: tuple[Network, ...] = ()
+    # Where the counters live: Redis at this URL, or PostgreSQL when None.
+    redis_url: str | None = None
+    # Namespace of the Redis keys (tests give each run its own).
+    redis_prefix: str = "mrsm:throttle:"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AbuseSettings:
+        """Raises ValueError naming the variable when one is unusable."""
+        d = cls()
+        header = (env.get("TRUSTED_PROXY_HEADER") or "").strip() or None
+        proxies = parse_networks(env.get("TRUSTED_PROXIES", ""))
+        if header and not proxies:
+            raise ValueError("TRUSTED_PROXY_HEADER needs TRUSTED_PROXIES (the proxies' CIDRs)")
+        enabled = (env.get("THROTTLE_ENABLED", "1").strip().lower()
+                   not in {"0", "false", "no", "off"})
+        redis_url = (env.get("REDIS_URL") or "").strip() or None
+        if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
+        return cls(
+            throttle_enabled=enabled,
+            window_seconds=env_int(env, "THROTTLE_WINDOW_SECONDS", d.window_seconds,
+                      minimum=1),
+            pair_failures=env_int(env, "THROTTLE_PAIR_FAILURES", d.pair_failures,
+                      minimum=1),
+            account_failures=env_int(env, "THROTTLE_ACCOUNT_FAILURES", d.account_failures,
+                      minimum=1),
+            source_failures=env_int(env, "THROTTLE_SOURCE_FAILURES", d.source_failures,
+                      minimum=1),
+            penalty_seconds=env_int(env, "THROTTLE_PENALTY_SECONDS", d.penalty_seconds,
+                      minimum=1),
+            trusted_proxy_header=header,
+            trusted_proxies=proxies,
+            redis_url=redis_url,
+        )
 
 
 # The user rules of issue 2 (service.users.schemas), repeated here because importing them
@@ -95,7 +165,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"  # or "text"
     access_log: bool = True
-    # Throttling and trusted proxies (issue 7; see service/abuse/settings.py).
+    # Throttling and trusted proxies (AbuseSettings above).
     abuse: AbuseSettings = field(default_factory=AbuseSettings)
 
     @classmethod

@@ -6,15 +6,12 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from aiohttp import web
 
-from service import keys
 from service.config import Settings
 
 log = logging.getLogger("service.db")
@@ -175,18 +172,3 @@ async def jwt_secret(conn: asyncpg.Connection, settings: Settings) -> str:
         secrets.token_urlsafe(32),
     )
     return await conn.fetchval("SELECT value FROM service_settings WHERE key = 'jwt_secret'")
-
-
-async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: pool up, schema migrated, JWT key loaded; pool closed at the end."""
-    settings = app[keys.SETTINGS]
-    pool = await create_pool(settings)
-    async with pool.acquire() as conn:
-        await conn.execute("SELECT 1")
-        await migrate(conn, settings.migrations_dir)
-    log.info("connected to %s", mask_dsn(settings.database_url or ""))
-    app[keys.POOL] = pool
-    try:
-        yield
-    finally:
-        await pool.close()

@@ -1,4 +1,8 @@
-"""Every `web.AppKey` and `web.RequestKey` of the application, in one place."""
+"""Every `web.AppKey` and `web.RequestKey` of the application, in one place.
+
+The services named here are made by the start-up steps in service.app and handed to
+the front and the routes through these keys; none of them reads a key itself.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from service.auth.principal import Principal
 from service.config import Settings
 
 if TYPE_CHECKING:
-    from service.abuse.hooks import Guard
+    from service.abuse.guard import AbuseGuard
+    from service.audit.recorder import AuditBuffer
     from service.auth.authenticator import Authenticator
     from service.auth.jwt import JwtCodec
     from service.auth.passwords import PasswordHasher
@@ -21,7 +26,8 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 HASHER: web.AppKey[PasswordHasher] = web.AppKey("hasher")
 JWT: web.AppKey[JwtCodec] = web.AppKey("jwt")
 AUTHN: web.AppKey[Authenticator] = web.AppKey("authenticator")
-ABUSE: web.AppKey[Guard] = web.AppKey("abuse")  # throttling, token limits, login audit
+ABUSE: web.AppKey[AbuseGuard] = web.AppKey("abuse")  # throttling and token limits
+AUDIT: web.AppKey[AuditBuffer] = web.AppKey("audit")  # login events, written in batches
 
 # Per request.
 PRINCIPAL = web.RequestKey("principal", Principal)

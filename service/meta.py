@@ -1,4 +1,5 @@
-"""Public routes about the service itself: health, readiness, scopes, limits, OpenAPI."""
+"""Routes about the service itself: health, readiness, scopes, limits, OpenAPI (public),
+and its metrics (admins only)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import marshmallow as ma
 from aiohttp import web
 
 from service import keys, openapi
-from service.auth.scopes import SCOPES, public
+from service.auth.scopes import SCOPES, public, requires
+from service.metrics import CONTENT_TYPE, render_metrics
 from service.openapi import doc
 
 routes = web.RouteTableDef()
@@ -93,3 +95,14 @@ async def config(request: web.Request) -> web.Response:
 async def openapi_json(request: web.Request) -> web.Response:
     document = openapi.build(request.app, title="mrsm-tokens", version=VERSION)
     return web.json_response(document)
+
+
+@routes.get("/metrics")
+@requires("read:users")  # an admin-only scope: an admin's bearer or API key, nobody else
+@doc("Prometheus metrics (admins only: needs read:users)", tag="meta",
+     responses={200: ("text/plain", {"type": "string"})})
+async def metrics(request: web.Request) -> web.Response:
+    cache = request.app[keys.AUTHN].cache
+    body = render_metrics(request.app[keys.POOL], cache.hits, cache.misses)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE,
+                                            "Cache-Control": "no-store"})

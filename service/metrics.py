@@ -1,4 +1,4 @@
-"""Prometheus metrics: what the service counts, and GET /metrics (admins only).
+"""Prometheus metrics: what the service counts, rendered for GET /metrics (service.meta).
 
 The counters live in one registry per process (`REGISTRY`): a metric is a process-wide
 fact, like the log. Per request the service does only dictionary look-ups and integer
@@ -16,15 +16,10 @@ from bisect import bisect_left
 from itertools import accumulate
 
 import asyncpg
-from aiohttp import web
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.utils import floatToGoString
-
-from service import keys
-from service.auth.scopes import requires
-from service.openapi import doc
 
 
 class _Count:
@@ -131,7 +126,7 @@ AUTH = FastCounter(
     registry=REGISTRY,
 )
 # The verified-credential cache counts its own hits and misses (two integers, no per-request
-# metric call); `metrics` copies them into AUTH_CACHE when scraped.
+# metric call); GET /metrics copies them into AUTH_CACHE when scraped.
 AUTH_CACHE = FastCounter(
     "mrsm_auth_cache",
     "Look-ups in the verified-credential cache, by result (hit, miss).",
@@ -196,8 +191,14 @@ class _PoolCollector:
                                 value=self._pool.get_max_size())
 
 
-def render(pool: asyncpg.Pool | None) -> bytes:
-    """The Prometheus text exposition of every metric, with the pool's gauges."""
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+
+
+def render_metrics(pool: asyncpg.Pool | None, cache_hits: int, cache_misses: int) -> bytes:
+    """The Prometheus text exposition of every metric, with the pool's gauges and the
+    credential cache's counts."""
+    AUTH_CACHE.labels(result="hit").value = cache_hits
+    AUTH_CACHE.labels(result="miss").value = cache_misses
     text = generate_latest(REGISTRY)
     if pool is not None:
         # The pool belongs to the application, not the process: a throwaway registry per scrape.
@@ -205,20 +206,3 @@ def render(pool: asyncpg.Pool | None) -> bytes:
         per_app.register(_PoolCollector(pool))
         text += generate_latest(per_app)
     return text
-
-
-routes = web.RouteTableDef()
-
-
-@routes.get("/metrics")
-@requires("read:users")  # an admin-only scope: an admin's bearer or API key, nobody else
-@doc("Prometheus metrics (admins only: needs read:users)", tag="meta",
-     responses={200: ("text/plain", {"type": "string"})})
-async def metrics(request: web.Request) -> web.Response:
-    authn = request.app.get(keys.AUTHN)
-    if authn is not None:
-        AUTH_CACHE.labels(result="hit").value = authn.cache.hits
-        AUTH_CACHE.labels(result="miss").value = authn.cache.misses
-    body = render(request.app.get(keys.POOL))
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4,
-                                            "Cache-Control": "no-store"})

@@ -1,6 +1,6 @@
 """Request ids, one structured log line per request, and the per-request metrics.
 
-service.middleware calls these for every answer, errors included, and times the whole
+service.front calls these for every answer, errors included, and times the whole
 of the request. What it logs per request is fixed: method, route,
 path (never the query string), status, duration, client address, principal ids and the
 request id. Headers are never logged, so neither is `Authorization`.
@@ -12,6 +12,7 @@ escaping, so a path or request id cannot break out of its field.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -20,10 +21,11 @@ import re
 import time
 from collections.abc import Callable
 
-from aiohttp import hdrs, web
+from aiohttp import web
 
 from service import logs, metrics
 from service.auth.principal import Principal
+from service.auth.schemes import Credential
 from service.config import Settings
 
 ACCESS_LOGGER = "service.access"
@@ -51,25 +53,15 @@ def request_id_from(header: str | None) -> str:
     return new_request_id()
 
 
-def _auth_kind(header: str) -> str:
-    # Same test as service.auth.schemes.split_authorization, without parsing the secret.
-    value = header.lstrip()
-    if value[:6].lower() == "bearer":
-        value = value[6:].lstrip()
-    return "api_key" if value[:9].lower() == "mrsm-key:" else "jwt"
-
-
-# What the middleware adds 1 to when a credential was accepted, by the principal's kind: a
+# What the front adds 1 to when a credential was accepted, by the principal's kind: a
 # dict lookup and an increment on the hot path, no call.
 AUTH_OK = {kind: metrics.auth_count(kind, "ok") for kind in ("api_key", "jwt")}
 
 
-def count_refusal(request: web.Request, status: int) -> None:
+def count_refusal(credential: Credential, status: int) -> None:
     """A refused (401) or throttled (429) API key or bearer on a route that checks one, by
     the kind its header claims (/login counts its own grants; accepted ones are AUTH_OK)."""
-    header = request.headers.get(hdrs.AUTHORIZATION)
-    if header:
-        metrics.record_auth(_auth_kind(header), "refused" if status == 401 else "throttled")
+    metrics.record_auth(credential.metric_kind, "refused" if status == 401 else "throttled")
 
 
 def access_logging(settings: Settings) -> Callable[[str], None] | None:
@@ -77,15 +69,14 @@ def access_logging(settings: Settings) -> Callable[[str], None] | None:
     return logs.line_writer(access_logger) if settings.access_log else None
 
 
-def _ids_of(principal: Principal | None) -> str:
-    """The line's user_id and token_id fields, as JSON text: once per cached principal."""
-    if principal is None:
-        return '"user_id": null, "token_id": null'
-    ids = principal.memo.get("log_ids")
-    if ids is None:  # str(UUID) is not free
-        token = f'"{principal.token_id}"' if principal.token_id else "null"
-        ids = principal.memo["log_ids"] = f'"user_id": "{principal.user_id}", "token_id": {token}'
-    return ids
+_NO_IDS = '"user_id": null, "token_id": null'
+
+
+@functools.lru_cache(maxsize=4096)  # str(UUID) is not free; a cached principal recurs
+def _ids_of(principal: Principal) -> str:
+    """The line's user_id and token_id fields, as JSON text."""
+    token = f'"{principal.token_id}"' if principal.token_id else "null"
+    return f'"user_id": "{principal.user_id}", "token_id": {token}'
 
 
 # The line's start up to the path, by (method, route, status): built once per kind of answer.
@@ -107,10 +98,11 @@ def access_line(request: web.Request, principal: Principal | None, route: str, s
     """The request's JSON line: time, level, logger, message, then the fixed fields."""
     method, remote = request.method, request.remote
     head = _heads.get((method, route, status)) or _head(method, route, status)
+    ids = _NO_IDS if principal is None else _ids_of(principal)
     return (
         f'{{"time": "{logs.iso_time(time.time())}", {head}, '
         f'"path": {_json_str(request.path[:_MAX_PATH])}, "status": {status}, '
         f'"duration_ms": {elapsed * 1000:.3f}, '
-        f'"remote": {"null" if remote is None else _json_str(remote)}, {_ids_of(principal)}, '
+        f'"remote": {"null" if remote is None else _json_str(remote)}, {ids}, '
         f'"request_id": {_json_str(request_id)}}}'
     )

@@ -119,7 +119,7 @@ def run_worker(settings: Settings, *, announce: str | None = None,
         port=settings.port,
         reuse_port=reuse_port,
         print=(lambda _: print(announce, flush=True)) if announce else None,
-        # service.middleware writes the one line per request (ACCESS_LOG).
+        # service.front writes the one line per request (ACCESS_LOG).
         access_log=None,
         loop=uvloop.new_event_loop() if uvloop else None,
         shutdown_timeout=10,

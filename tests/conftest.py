@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service.abuse.settings import AbuseSettings
+from service.config import AbuseSettings
 from service.app import create_app
 from service.auth.passwords import PasswordHasher
 from service.config import Settings

@@ -1,9 +1,6 @@
-"""How the front (service.middleware) is put before every route, and what it covers.
-
-It wraps each route's handler as the app's last start-up step instead of running as an
-aiohttp middleware; these tests hold it to what the middleware guaranteed: no route is
-reachable without it, and a request no route matches still gets the JSON error, a request
-id and an access line.
+"""What the front (service.front, an aiohttp middleware) covers: every route, however and
+whenever it was added, and every request no route matches, which still gets the JSON
+error, a request id and an access line.
 """
 
 from __future__ import annotations
@@ -16,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from service.app import create_app
+from service.auth.scopes import requires
 from service.metrics import UNMATCHED
 from service.observability import ACCESS_LOGGER
 from tests.attacks.conftest import raw_exchange
@@ -39,30 +37,41 @@ async def test_a_route_added_by_a_start_up_step_is_behind_the_front(aiohttp_clie
     assert resp.headers["X-Request-ID"]
 
 
-async def refuses_to_start(app: web.Application, reason: str) -> None:
-    runner = web.AppRunner(app)
-    try:
-        with pytest.raises(RuntimeError, match=reason):
-            await runner.setup()  # where start-up steps run
-    finally:
-        await runner.cleanup()
-
-
-async def test_a_start_up_step_after_the_front_stops_the_app_from_starting(settings):
+async def test_a_route_added_by_a_later_start_up_step_is_behind_the_front(aiohttp_client,
+                                                                           settings):
     async def adds_a_route(app: web.Application) -> None:
-        app.router.add_get("/late", leaked)
+        app.router.add_get("/late", leaked)  # unannotated: nobody's to call
 
     app = create_app(settings)
     app.on_startup.append(adds_a_route)
-    await refuses_to_start(app, "last start-up step")
+    client = await aiohttp_client(app)
+    resp = await client.get("/late")
+    assert resp.status == 403
+    assert (await resp.json())["error"] == "forbidden"
+    assert resp.headers["X-Request-ID"]
 
 
-async def test_a_sub_application_stops_the_app_from_starting(settings):
+async def test_a_sub_applications_routes_are_behind_the_front(aiohttp_client, settings):
+    @requires("read:pipes")
+    async def guarded(request: web.Request) -> web.Response:
+        return web.json_response({"leaked": True})
+
     sub = web.Application()
     sub.router.add_get("/leak", leaked)
+    sub.router.add_get("/guarded", guarded)
     app = create_app(settings)
     app.add_subapp("/sub", sub)
-    await refuses_to_start(app, "sub-applications are not supported")
+    client = await aiohttp_client(app)
+    resp = await client.get("/sub/leak")
+    assert resp.status == 403
+    assert (await resp.json())["error"] == "forbidden"
+    resp = await client.get("/sub/guarded")
+    assert resp.status == 401
+    assert (await resp.json())["error"] == "unauthorized"
+    assert resp.headers["X-Request-ID"]
+    resp = await client.get("/sub/no-such-thing")
+    assert resp.status == 404
+    assert (await resp.json())["error"] == "not_found"
 
 
 async def test_handlers_keep_their_annotations_behind_the_front(aiohttp_client, settings):
@@ -108,12 +117,10 @@ async def test_a_request_no_route_matches_gets_the_json_error(aiohttp_client, ma
     "CONNECT example.com:443 HTTP/1.1",  # authority form
     "GET http://example.com HTTP/1.1",  # absolute form without a path
 ])
-async def test_a_target_without_a_path_gets_aiohttps_own_404(aiohttp_client, settings,
-                                                             request_line):
-    # Such a target never reaches a route, so the front cannot answer it (README, Errors):
-    # aiohttp's plain-text 404, no request id. Pinned so that a change is noticed.
+async def test_a_target_without_a_path_gets_the_json_404(aiohttp_client, settings,
+                                                         request_line):
     client = await aiohttp_client(create_app(settings))
     status, headers, body = await raw_exchange(client, request(request_line))
     assert status == 404
-    assert body == b"404: Not Found"
-    assert "x-request-id" not in headers
+    assert json.loads(body)["error"] == "not_found"
+    assert headers["x-request-id"]

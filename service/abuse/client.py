@@ -7,9 +7,11 @@ import ipaddress
 
 from aiohttp import web
 
-from service.abuse.settings import AbuseSettings
+from service.config import AbuseSettings
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+# What throttling counts a request without an IP peer under.
+UNKNOWN_SOURCE = "unknown"
 
 
 @functools.lru_cache(maxsize=4096)  # a peer's address is parsed once, not on every request
@@ -54,4 +56,5 @@ def client_address(request: web.Request, settings: AbuseSettings) -> Address | N
 
 
 def source_text(address: Address | None) -> str:
-    return str(address) if address is not None else "unknown"
+    """The address as throttling counts it."""
+    return str(address) if address is not None else UNKNOWN_SOURCE

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable
 
 from service.abuse.client import Address
-from service.abuse.settings import Network
+from service.config import Network
 from service.errors import ApiError
 
 # Past this many buckets, full ones (equivalent to no bucket) are dropped.

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, Protocol
 
 import asyncpg
 
-from service.abuse.settings import AbuseSettings
+from service.config import AbuseSettings
 
 log = logging.getLogger("service.abuse")
 

@@ -19,7 +19,10 @@ database's answer to each failure, so a success costs no database round trip
 password grant, which costs an argon2 verification anyway, asks the store.
 
 Where the counters live is `service.abuse.stores`' business (PostgreSQL, or Redis
-when REDIS_URL is set); the policy here is the same for both.
+when REDIS_URL is set); the policy here is the same for both. Who hears of a block
+that starts is the caller's: `Throttle` hands each to `on_blocks` (the audit trail,
+wired in by service.app), on the store's connection when the store is PostgreSQL so
+the event commits with the count.
 """
 
 from __future__ import annotations
@@ -29,13 +32,13 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
 
-from service.abuse.settings import AbuseSettings
 from service.abuse.stores import ThrottleStore, make_store
-from service.audit import repo as audit_repo
+from service.config import AbuseSettings
 from service.errors import ApiError
 
 log = logging.getLogger("service.abuse")
@@ -82,6 +85,26 @@ def store_unavailable() -> ApiError:
                     headers={"Retry-After": "1"})
 
 
+@dataclass(frozen=True)
+class BlocksStarted:
+    """The blocks one failure started: (rule, failures counted, seconds blocked) each, for
+    a failure from `source` against `subject` (whose user, when the caller knows it)."""
+
+    blocks: list[tuple[str, int, int]]
+    source: str
+    subject: Subject | None
+    target_user_id: uuid.UUID | None
+    target_username: str | None
+
+
+# Told of every block that starts, on a connection inside the counting's transaction.
+OnBlocks = Callable[[asyncpg.Connection, BlocksStarted], Awaitable[None]]
+
+
+async def _ignore_blocks(conn: asyncpg.Connection, started: BlocksStarted) -> None:
+    return None
+
+
 class BlockCache:
     """(rule, key) -> end of block (Unix time), for the blocks this process has seen."""
 
@@ -118,11 +141,12 @@ class Throttle:
     """The shared counters and this process's view of current blocks."""
 
     def __init__(self, settings: AbuseSettings, pool: asyncpg.Pool,
-                 store: ThrottleStore | None = None) -> None:
+                 store: ThrottleStore | None = None, on_blocks: OnBlocks = _ignore_blocks) -> None:
         self.settings = settings
         self.pool = pool
         self.store = store if store is not None else make_store(settings, pool)
         self.blocks = BlockCache()
+        self._on_blocks = on_blocks
 
     async def close(self) -> None:
         await self.store.close()
@@ -159,20 +183,20 @@ class Throttle:
                      target_username: str | None = None) -> None:
         """Count one failure against the source, the pair and the account.
 
-        Every block this failure starts is remembered locally and written to the
-        audit trail (once per block, not once per refused attempt).
+        Every block this failure starts is remembered locally and handed to `on_blocks`
+        (once per block, not once per refused attempt).
         """
         if not self.settings.throttle_enabled:
             return
         s = self.settings
         async with self.store.session() as conn:
-            started: list[tuple[str, int]] = []
+            started: list[tuple[str, int, int]] = []
             if subject is not None:
                 rule = ACCOUNT_RULES[subject.kind]
                 n, _, began = await self.store.fail(conn, rule, _digest(rule, subject.name),
                                                     s.account_failures)
-                if began:
-                    started.append((rule, n))
+                if began:  # an account is never blocked by itself: 0 seconds
+                    started.append((rule, n, 0))
                 # An account under attack from many addresses: one failure blocks a pair.
                 budget = 1 if n >= s.account_failures else s.pair_failures
                 rule = PAIR_RULES[subject.kind]
@@ -181,36 +205,18 @@ class Throttle:
                 if till is not None:
                     self.blocks.put(rule, key, till)
                 if began:
-                    started.append((rule, n))
+                    started.append((rule, n, s.penalty_seconds))
             key = _digest(RULE_SOURCE, source)
             n, till, began = await self.store.fail(conn, RULE_SOURCE, key, s.source_failures)
             if till is not None:
                 self.blocks.put(RULE_SOURCE, key, till)
             if began:
-                started.append((RULE_SOURCE, n))
+                started.append((RULE_SOURCE, n, s.penalty_seconds))
+            report = BlocksStarted(started, source, subject, target_user_id, target_username)
+            for rule, _, _ in started:
+                log.warning("throttling started: rule=%s source=%s", rule, source)
             if started and conn is not None:
-                await self._audit(conn, started, source, subject, target_user_id,
-                                  target_username)
-        if started and conn is None:  # the store is not the database: audit on its own
+                await self._on_blocks(conn, report)
+        if started and conn is None:  # the store is not the database: a transaction of its own
             async with self.pool.acquire() as conn, conn.transaction():
-                await self._audit(conn, started, source, subject, target_user_id,
-                                  target_username)
-
-    async def _audit(self, conn: asyncpg.Connection, started: list[tuple[str, int]],
-                     source: str, subject: Subject | None, target_user_id: uuid.UUID | None,
-                     target_username: str | None) -> None:
-        token_id = None
-        if subject is not None and subject.kind == "client":
-            token_id = uuid.UUID(subject.name)
-            target_user_id, target_username = await audit_repo.token_owner(conn, token_id)
-        for rule, failures in started:
-            log.warning("throttling started: rule=%s source=%s", rule, source)
-            await audit_repo.insert(conn, audit_repo.Event(
-                kind=audit_repo.AUTH_THROTTLED,
-                source=source if source != "unknown" else None,
-                target_user_id=target_user_id, target_username=target_username,
-                target_token_id=token_id,
-                details={"rule": rule, "failures": failures,
-                         "blocked_seconds": self.settings.penalty_seconds
-                         if rule not in ACCOUNT_RULES.values() else 0},
-            ))
+                await self._on_blocks(conn, report)

@@ -21,6 +21,8 @@ from typing import Any
 
 import asyncpg
 
+from service.abuse.client import UNKNOWN_SOURCE
+from service.abuse.throttle import BlocksStarted
 from service.audit import repo
 from service.audit.repo import Event
 from service.auth.principal import Principal
@@ -136,3 +138,22 @@ async def user_event(conn: asyncpg.Connection, kind: str, actor: Principal, row,
     await record(conn, kind, actor, source=source, target_user_id=row["id"],
                  target_username=row["username"],
                  details=_json(details or {}))
+
+
+async def blocks_started(conn: asyncpg.Connection, started: BlocksStarted) -> None:
+    """An `auth.throttled` event per block a failure started (the throttle's `on_blocks`),
+    naming the account it protects: a client ID's owner, or the user the caller knew."""
+    subject = started.subject
+    target_user_id, target_username = started.target_user_id, started.target_username
+    token_id = None
+    if subject is not None and subject.kind == "client":
+        token_id = uuid.UUID(subject.name)
+        target_user_id, target_username = await repo.token_owner(conn, token_id)
+    source = started.source if started.source != UNKNOWN_SOURCE else None
+    for rule, failures, seconds in started.blocks:
+        await repo.insert(conn, Event(
+            kind=repo.AUTH_THROTTLED, source=source,
+            target_user_id=target_user_id, target_username=target_username,
+            target_token_id=token_id,
+            details={"rule": rule, "failures": failures, "blocked_seconds": seconds},
+        ))

@@ -30,7 +30,7 @@ async def list_audit(request: web.Request) -> web.Response:
             and query["user"].lower() != principal.username.lower()):
         raise ApiError(403, "forbidden", "Only an admin may read another user's events.")
     # Logins of this process may still be buffered: write them so the answer includes them.
-    await request.app[keys.ABUSE].audit.flush()
+    await request.app[keys.AUDIT].flush()
     async with request.app[keys.POOL].acquire() as conn:
         rows, total = await repo.page(
             conn, username=query.get("user"), token_id=query.get("token"),

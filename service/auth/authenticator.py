@@ -1,11 +1,10 @@
 """Verifying credentials: the cache first, the database when it must.
 
-The middleware asks `cached(header)` first: a plain function, no coroutine, keyed by
+The front asks `cached(credential)` first: a plain function, no coroutine, keyed by
 SHA-256 of the Authorization header as sent, so a hit costs one SHA-256, one dict
-lookup and one constant-time compare, and the header is not even parsed. A miss goes
-to `verify_header`, which parses the header, checks the credential against the
-database (service.auth.credentials) and, if it is good, caches what the middleware
-needs until the credential's own expiry, under the same digest.
+lookup and one constant-time compare. A miss goes to `verify(credential)`, which
+checks the credential against the database (service.auth.credentials) and, if it is
+good, caches the principal until the credential's own expiry, under the same digest.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from service.auth.cache import CredentialCache
 from service.auth.jwt import JwtCodec
 from service.auth.lastused import LastUsedTracker
 from service.auth.principal import Principal
-from service.auth.schemes import split_authorization
+from service.auth.schemes import API_KEY, JWT, Credential
 
 _HEADER = b"h\0"  # what a cache key is the digest of: an Authorization header...
 _CLIENT = b"c\0"  # ...or a client ID and secret posted to /login
@@ -46,44 +45,41 @@ class Authenticator:
         self.tracker = tracker
         self._timeout = acquire_timeout
 
-    def cached(self, header: str) -> Principal | None:
-        """The principal of an Authorization header this process verified before, or None
-        (not verified yet, expired, revoked, or the cache is off): the hot path."""
+    def cached(self, credential: Credential) -> Principal | None:
+        """The principal of a credential this process verified before, or None (not
+        verified yet, expired, revoked, or the cache is off): the hot path."""
         now = time.time()
-        principal = self.cache.get(_digest(_HEADER, header), now)
+        principal = self.cache.get(_digest(_HEADER, credential.header), now)
         if principal is not None:
             self._used(principal, now)
         return principal
 
-    async def verify_header(self, header: str) -> Principal | None:
-        """The principal of an Authorization header, from the database; None when the
-        scheme is not one we accept or the credential is not good."""
-        parts = split_authorization(header)
-        if parts is None:
-            return None
-        return await self._verify(*parts, digest=_digest(_HEADER, header))
-
-    async def _verify(self, kind: str, value: str, *, digest: bytes) -> Principal | None:
-        """The principal for an API key (kind "api_key") or a JWT (kind "jwt"), or None.
-        A good one is cached under `digest`."""
+    async def verify(self, credential: Credential) -> Principal | None:
+        """The principal of a credential, from the database; None when its scheme is not
+        one we accept or it is not good. A good one is cached under its header's digest."""
         now = time.time()
         generation = self.cache.generation
         exp = None
-        if kind == "api_key":
-            if apikeys.parse_api_key(value) is None:
+        if credential.kind == API_KEY:
+            parts = credential.key_parts()
+            if parts is None:
                 return None  # mistyped or forged (checksum): refused without a connection
             async with self.pool.acquire(timeout=self._timeout) as conn:
-                principal = await credentials.principal_from_api_key(conn, value)
-        else:
-            claims = self.codec.decode(value)
+                row = await credentials.check_client_secret(conn, *parts)
+            principal = (credentials.principal_from_token_row(row, API_KEY)
+                         if row is not None else None)
+        elif credential.kind == JWT:
+            claims = self.codec.decode(credential.value)
             if claims is None:
                 return None
             exp = claims.expires_at
             async with self.pool.acquire(timeout=self._timeout) as conn:
                 principal = await credentials.principal_from_claims(conn, claims)
+        else:
+            return None
         if principal is None:
             return None
-        self._remember(digest, principal, exp, generation, now)
+        self._remember(_digest(_HEADER, credential.header), principal, exp, generation, now)
         self._used(principal, now)
         return principal
 

@@ -45,7 +45,7 @@ def principal_from_token_row(row: asyncpg.Record, kind: str,
         token_label=row["label"],
         expires_at=row["expiration"],
         user_created_at=row["user_created_at"],
-        rate_limit=row["rate_limit"],  # issue 7: the token's own limits
+        rate_limit=row["rate_limit"],
         allowed_cidrs=tuple(row["allowed_cidrs"]) if row["allowed_cidrs"] is not None else None,
     )
 
@@ -59,14 +59,6 @@ async def check_client_secret(conn: asyncpg.Connection, client_id: uuid.UUID,
     if row is None or not apikeys.secret_matches(secret, row["secret_hash"]):
         return None
     return row if token_usable(row) else None
-
-
-async def principal_from_api_key(conn: asyncpg.Connection, api_key: str) -> Principal | None:
-    parsed = apikeys.parse_api_key(api_key)
-    if parsed is None:
-        return None
-    row = await check_client_secret(conn, *parsed)
-    return principal_from_token_row(row, "api_key") if row is not None else None
 
 
 async def principal_from_claims(conn: asyncpg.Connection, claims: Claims) -> Principal | None:

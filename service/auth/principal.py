@@ -1,16 +1,21 @@
-"""Who is calling: what the middleware puts on the request for handlers."""
+"""Who is calling: what the front puts on the request for handlers.
+
+A principal is immutable and compared by identity: the credential cache hands the
+same object to every request with the same credential until it is dropped, so what
+is derived from a principal alone can be cached by it (`functools.lru_cache`).
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network
 
 from service.auth.scopes import ADMIN_ONLY_SCOPES, ALL_SCOPES
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Principal:
     user_id: uuid.UUID
     username: str
@@ -21,12 +26,9 @@ class Principal:
     token_label: str | None = None
     expires_at: datetime | None = None  # the token's expiration, if any
     user_created_at: datetime | None = None
-    # The token's own limits (issue 7, service/abuse): requests per minute, source networks.
+    # The token's own limits (service.abuse): requests per minute, source networks.
     rate_limit: int | None = None
     allowed_cidrs: tuple[IPv4Network | IPv6Network, ...] | None = None
-    # Answers derived from this principal alone (e.g. the /users/me body), computed once:
-    # a cached principal serves every later request with it.
-    memo: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def is_admin(self) -> bool:

@@ -1,4 +1,4 @@
-"""The scope catalogue and the route annotations the auth middleware enforces.
+"""The scope catalogue and the route annotations the front (service.front) enforces.
 
 A handler declares what it needs with one of three decorators; each only sets an
 attribute that the middleware reads. A handler with no annotation is refused

@@ -2,14 +2,57 @@
 
 from __future__ import annotations
 
+import ipaddress
+from typing import Any
+
 import marshmallow as ma
 
-from service.abuse.fields import CidrList, cidrs_out, rate_limit_field
 from service.auth.scopes import order
 from service.users.schemas import USERNAME, scope_list
 from service.validation import AwareDateTime, StrictSchema, isoformat, page_of, storable_text
 
 LABEL = [ma.validate.Length(min=1, max=100), storable_text]
+
+# The token's own limits (enforced by service.abuse).
+MAX_RATE_LIMIT = 1_000_000
+MAX_CIDRS = 64
+
+
+def rate_limit_field() -> ma.fields.Integer:
+    return ma.fields.Integer(
+        strict=True, allow_none=True,
+        validate=ma.validate.Range(min=1, max=MAX_RATE_LIMIT),
+        metadata={"description": "requests per minute with this token (per process); "
+                                 "null: no limit"},
+    )
+
+
+class CidrList(ma.fields.List):
+    """A non-empty list of networks in CIDR notation, deserialized to `ip_network`s."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(ma.fields.String(), allow_none=True,
+                         validate=ma.validate.Length(min=1, max=MAX_CIDRS),
+                         metadata={"description": "networks the token may be used from, "
+                                                  "e.g. [\"10.0.0.0/8\"]; null: anywhere"},
+                         **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list:
+        items = super()._deserialize(value, attr, data, **kwargs)
+        networks, errors = [], {}
+        for index, item in enumerate(items):
+            try:
+                networks.append(ipaddress.ip_network(item.strip(), strict=True))
+            except ValueError:
+                errors[index] = [f"{item!r} is not a network in CIDR notation "
+                                 "(host bits must be zero, e.g. 10.0.0.0/8)"]
+        if errors:
+            raise ma.ValidationError(errors)
+        return sorted(set(networks), key=lambda n: (n.version, n))
+
+
+def cidrs_out(value) -> list[str] | None:
+    return [str(n) for n in value] if value is not None else None
 
 
 class TokenCreateSchema(StrictSchema):
@@ -19,7 +62,7 @@ class TokenCreateSchema(StrictSchema):
                                                         "null: never (if the policy allows)"})
     scopes = scope_list()
     user = ma.fields.String(validate=USERNAME, metadata={"description": "owner (admins only)"})
-    rate_limit = rate_limit_field()  # issue 7: optional per-token limits
+    rate_limit = rate_limit_field()
     allowed_cidrs = CidrList()
 
 
@@ -27,7 +70,7 @@ class TokenUpdateSchema(StrictSchema):
     label = ma.fields.String(validate=LABEL)
     expiration = AwareDateTime(allow_none=True)
     scopes = scope_list()
-    rate_limit = rate_limit_field()  # issue 7
+    rate_limit = rate_limit_field()
     allowed_cidrs = CidrList()
 
 

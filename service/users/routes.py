@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import asyncpg
@@ -10,7 +11,7 @@ from aiohttp import web
 from service import keys
 from service.audit import recorder as audit
 from service.audit import repo as audit_repo
-from service.auth.principal import user_scopes
+from service.auth.principal import Principal, user_scopes
 from service.auth.scopes import (
     ADMIN_ONLY_SCOPES,
     DEFAULT_USER_SCOPES,
@@ -35,13 +36,23 @@ from service.users.schemas import (
 from service.validation import isoformat, load_body, load_query
 
 routes = web.RouteTableDef()
-# GET /users/me answers with bytes made once per cached principal, and these headers (the
-# same Content-Type web.json_response sets).
+# The Content-Type web.json_response sets, for GET /users/me's ready-made bytes.
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
 
 
-def _json_bytes(value: object) -> bytes:
-    return json.dumps(value).encode()
+@functools.lru_cache(maxsize=4096)
+def me_body(principal: Principal) -> bytes:
+    """GET /users/me's body: rendered once per verified principal, which the credential
+    cache hands to every request with the same credential."""
+    return json.dumps({
+        "id": str(principal.user_id),
+        "username": principal.username,
+        "type": principal.user_type,
+        "scopes": order(principal.scopes),
+        "created_at": isoformat(principal.user_created_at) if principal.user_created_at else None,
+        "token": ({"id": str(principal.token_id), "label": principal.token_label}
+                  if principal.token_id else None),
+    }).encode()
 
 
 def stored_scopes(type_: str, scopes: list[str] | None) -> list[str]:
@@ -103,22 +114,8 @@ async def list_users(request: web.Request) -> web.Response:
 @doc("Who am I: the caller's user, effective scopes and token", tag="users",
      responses={200: MeSchema})
 async def get_me(request: web.Request) -> web.Response:
-    # Answered from the verified principal alone: no database round trip, and the body
-    # is serialised once per cached principal.
-    principal = principal_of(request)
-    body = principal.memo.get("me")
-    if body is None:
-        body = principal.memo["me"] = _json_bytes({
-            "id": str(principal.user_id),
-            "username": principal.username,
-            "type": principal.user_type,
-            "scopes": order(principal.scopes),
-            "created_at": (isoformat(principal.user_created_at)
-                           if principal.user_created_at else None),
-            "token": ({"id": str(principal.token_id), "label": principal.token_label}
-                      if principal.token_id else None),
-        })
-    return web.Response(body=body, headers=_JSON)
+    # Answered from the verified principal alone: no database round trip.
+    return web.Response(body=me_body(principal_of(request)), headers=_JSON)
 
 
 @routes.patch("/users/me")

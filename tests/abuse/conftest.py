@@ -15,7 +15,7 @@ from dataclasses import replace
 import pytest
 import redis.asyncio as aioredis
 
-from service.abuse.settings import AbuseSettings
+from service.config import AbuseSettings
 from service.app import create_app
 from tests.assertions import connect
 from tests.conftest import ADMIN_PASSWORD, Api

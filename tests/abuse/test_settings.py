@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from service.abuse.settings import AbuseSettings
+from service.config import AbuseSettings
 from service.config import ConfigError, Settings
 
 

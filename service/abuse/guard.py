@@ -1,0 +1,93 @@
+"""The abuse limits as one per-process object: what the front and /login ask of them.
+
+Every method takes the facts it needs (the source address as throttling counts it,
+the client ID or username, the token's own limits): nothing here reads a request.
+A successful request costs a dict check, unless its token has its own limits (then
+one bucket update and one network test).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+
+import asyncpg
+
+from service.abuse.client import Address
+from service.abuse.limits import TokenLimiter, network_allows
+from service.abuse.stores import ThrottleStoreUnavailable
+from service.abuse.throttle import OnBlocks, Subject, Throttle, store_unavailable
+from service.config import AbuseSettings, Network
+from service.errors import DATABASE_UNAVAILABLE
+
+log = logging.getLogger("service.abuse")
+
+
+class AbuseGuard:
+    """Failed-authentication throttling and the per-token rate limits of one process."""
+
+    def __init__(self, settings: AbuseSettings, pool: asyncpg.Pool, *,
+                 on_blocks: OnBlocks) -> None:
+        self.settings = settings
+        self.throttle = Throttle(settings, pool, on_blocks=on_blocks)
+        self.limiter = TokenLimiter()
+
+    async def close(self) -> None:
+        await self.throttle.close()
+
+    @property
+    def blocking(self) -> bool:
+        """Whether this process knows of any block (the usual answer: no)."""
+        return bool(self.throttle.blocks)
+
+    # --- credentials sent with a request ----------------------------------------------
+
+    def check_blocked(self, source: str, client_id: uuid.UUID | None) -> None:
+        """429 when this source (or this API key from this source) is blocked; no I/O."""
+        subject = Subject.client(client_id) if client_id is not None else None
+        self.throttle.check_local(source, subject)
+
+    def admit(self, token_id: uuid.UUID | None, rate_limit: int | None,
+              allowed_cidrs: Sequence[Network] | None, address: Address | None) -> bool:
+        """A verified token's own limits: False when used outside its networks (a 401);
+        429 past its rate limit."""
+        if allowed_cidrs is not None and not network_allows(allowed_cidrs, address):
+            return False
+        if rate_limit is not None and token_id is not None:
+            self.limiter.check(token_id, rate_limit)
+        return True
+
+    async def refused(self, source: str, client_id: uuid.UUID | None) -> None:
+        """Count a refused credential against its source, and its client ID if it names
+        one. The answer stays 401 whatever happens here: a garbage key needs no store to
+        be refused, and only the counting is lost while the store is away."""
+        subject = Subject.client(client_id) if client_id is not None else None
+        try:
+            await self.throttle.failed(source, subject)
+        except ThrottleStoreUnavailable:
+            pass  # the store warned once for this outage
+        except DATABASE_UNAVAILABLE as exc:
+            log.warning("failed authentication not counted: %s", type(exc).__name__)
+
+    # --- /login ---------------------------------------------------------------------
+
+    async def check_password_login(self, conn: asyncpg.Connection, source: str,
+                                   username: str) -> None:
+        """429 when this address may not try this username now (asks the store)."""
+        subject = Subject.user(username)
+        self.throttle.check_local(source, subject)
+        try:
+            await self.throttle.check_shared(conn, source, subject)
+        except ThrottleStoreUnavailable:
+            raise store_unavailable() from None
+
+    async def login_failed(self, source: str, subject: Subject | None, *,
+                           target_user_id: uuid.UUID | None = None,
+                           target_username: str | None = None) -> None:
+        """Count a failed login; 503 when the store does not answer (fail closed)."""
+        try:
+            await self.throttle.failed(source, subject, target_user_id=target_user_id,
+                                       target_username=target_username)
+        except ThrottleStoreUnavailable:
+            raise store_unavailable() from None

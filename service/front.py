@@ -1,0 +1,207 @@
+"""The front: one aiohttp middleware that every request passes through, in this order.
+
+1. A request id: the caller's X-Request-ID when acceptable, else a new one; it goes back
+   on every answer.
+2. Authorization (`authorize`): the route's annotation (service.auth.scopes) enforced,
+   deny by default. The Authorization header is parsed once into a `Credential`; the
+   authenticator checks it (its cache, else the database), the abuse guard its
+   throttle and the token's own limits; the verified `Principal` goes on the request
+   under `keys.PRINCIPAL` for the handler (service.caller).
+3. The handler.
+4. Errors: whatever steps 2 and 3 raised becomes the one JSON error shape
+   (service.errors.response_for), the router's 404 and 405 included; redirects pass.
+5. Metrics and the access line, for every answer, errors and cancelled requests included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler, Middleware
+from multidict import istr
+
+from service import errors, keys, metrics
+from service.abuse.client import client_address, source_text
+from service.auth.principal import Principal
+from service.auth.schemes import JWT, Credential, parse_authorization
+from service.auth.scopes import Requirement, order, requirement_of
+from service.config import Settings
+from service.errors import ApiError
+from service.observability import (
+    AUTH_OK,
+    access_line,
+    access_logger,
+    access_logging,
+    count_refusal,
+    request_id_from,
+)
+
+# istr: headers are looked up by these without lower-casing the name on every request.
+REQUEST_ID_HEADER = istr("X-Request-ID")
+AUTHORIZATION = istr(hdrs.AUTHORIZATION)
+REALM = "mrsm"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteFacts:
+    """What the front needs to know of a route, worked out on its first request.
+
+    `label` is the route's pattern for metrics and the log (never the raw path);
+    `requirement` is None when no credential is checked (a public route, or a 404/405,
+    answered the same with or without one); `closed` marks a route nobody annotated.
+    """
+
+    label: str
+    requirement: Requirement | None
+    closed: bool = False
+
+
+# A 404 or 405: answered the same with or without a credential.
+NO_ROUTE = RouteFacts(metrics.UNMATCHED, None)
+
+
+def route_facts(route: web.AbstractRoute) -> RouteFacts:
+    requirement = requirement_of(route.handler)
+    label = route.resource.canonical if route.resource is not None else metrics.UNMATCHED
+    if requirement is None:
+        return RouteFacts(label, None, closed=True)
+    return RouteFacts(label, None if requirement.public else requirement)
+
+
+def front(settings: Settings) -> Middleware:
+    """The front for an app with these settings (service.app.create_app adds it)."""
+    write_line = access_logging(settings)
+    facts_by_route: dict[web.AbstractRoute, RouteFacts] = {}  # bounded by the app's routes
+
+    @web.middleware
+    async def front_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+        match_info = request.match_info
+        if match_info.http_exception is not None:
+            route = NO_ROUTE  # the router found no route: its 404 or 405 is raised below
+        else:
+            route = facts_by_route.get(match_info.route)
+            if route is None:
+                route = facts_by_route[match_info.route] = route_facts(match_info.route)
+        credential: Credential | None = None
+        principal: Principal | None = None
+        status = 500  # unless something below says otherwise
+        try:
+            try:
+                if route.requirement is not None:
+                    header = request.headers.get(AUTHORIZATION)
+                    if header:
+                        credential = parse_authorization(header)
+                    principal = await authorize(request, route.requirement, credential)
+                elif route.closed:
+                    raise not_open()
+                response = await handler(request)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a JSON answer
+                if isinstance(exc, web.HTTPException) and exc.status < 400:
+                    status = exc.status  # a redirect: aiohttp sends it as it is
+                    exc.headers[REQUEST_ID_HEADER] = request_id
+                    raise
+                response = errors.response_for(exc, request_id)
+            status = response.status
+            if not response.prepared:
+                response.headers[REQUEST_ID_HEADER] = request_id
+            return response
+        except asyncio.CancelledError:  # the client went away before the answer
+            status = 499
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.observe_request(request.method, route.label, status, elapsed)
+            if principal is not None:
+                accepted = AUTH_OK.get(principal.kind)
+                if accepted is not None:
+                    accepted.value += 1
+            elif credential is not None and status in (401, 429):
+                count_refusal(credential, status)
+            if write_line is not None and access_logger.isEnabledFor(logging.INFO):
+                write_line(access_line(request, principal, route.label, status, elapsed,
+                                       request_id))
+
+    return front_middleware
+
+
+async def authorize(request: web.Request, requirement: Requirement,
+                    credential: Credential | None) -> Principal:
+    """The caller of a protected route, or an ApiError (401, 403, 429).
+
+    A credential this process verified before is found with one SHA-256 of the header
+    (Authenticator.cached, a plain call); only a miss waits for the database.
+    """
+    if credential is None:
+        raise missing_credential()
+    app = request.app
+    guard = app[keys.ABUSE]
+    if guard.blocking:
+        guard.check_blocked(_source(request), credential.client_id)
+    authn = app[keys.AUTHN]
+    principal = authn.cached(credential)
+    if principal is None:
+        principal = await authn.verify(credential)
+    if principal is None:
+        # A bad JWT is not counted: it cannot be guessed, and an expired one is what every
+        # well-behaved client sends once before logging in again.
+        if credential.kind != JWT:
+            await guard.refused(_source(request), credential.client_id)
+        raise invalid_credential()
+    if principal.allowed_cidrs is not None or principal.rate_limit is not None:
+        address = client_address(request, app[keys.SETTINGS].abuse)
+        if not guard.admit(principal.token_id, principal.rate_limit, principal.allowed_cidrs,
+                           address):
+            await guard.refused(source_text(address), principal.token_id)
+            raise invalid_credential()
+    if not requirement.scopes <= principal.scopes:
+        raise insufficient_scope(requirement.scopes)
+    request[keys.PRINCIPAL] = principal
+    return principal
+
+
+def _source(request: web.Request) -> str:
+    return source_text(client_address(request, request.app[keys.SETTINGS].abuse))
+
+
+def missing_credential() -> ApiError:
+    return ApiError(
+        401,
+        "unauthorized",
+        "This route needs a credential: send 'Authorization: Bearer <access token>' "
+        "or 'Authorization: <API key>'.",
+        headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
+    )
+
+
+def invalid_credential() -> ApiError:
+    # One body for every kind of bad credential: nobody learns which part was wrong.
+    return ApiError(
+        401,
+        "invalid_token",
+        "The credential is invalid, expired or revoked.",
+        headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'},
+    )
+
+
+def insufficient_scope(needed: frozenset[str]) -> ApiError:
+    wanted = " ".join(order(needed))
+    return ApiError(
+        403,
+        "insufficient_scope",
+        f"This credential lacks the scope this route needs: {wanted}.",
+        headers={
+            "WWW-Authenticate":
+                f'Bearer realm="{REALM}", error="insufficient_scope", scope="{wanted}"'
+        },
+    )
+
+
+def not_open() -> ApiError:
+    # Deny by default: a route nobody annotated is nobody's to call.
+    return ApiError(403, "forbidden", "This route is not open to anyone.")

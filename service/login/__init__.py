@@ -1,0 +1,1 @@
+"""POST /login: the OAuth 2.0 token endpoint."""
