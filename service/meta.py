@@ -9,7 +9,7 @@ import marshmallow as ma
 from aiohttp import web
 
 from service import keys, openapi
-from service.auth.scopes import SCOPES, public, requires
+from service.auth.scopes import SCOPES, public, requirement_of, requires
 from service.metrics import CONTENT_TYPE, render_metrics
 from service.openapi import doc
 
@@ -93,7 +93,12 @@ async def config(request: web.Request) -> web.Response:
 @public
 @doc("This document", tag="meta", responses={200: {"type": "object"}})
 async def openapi_json(request: web.Request) -> web.Response:
-    document = openapi.build(request.app, title="mrsm-tokens", version=VERSION)
+    def security_of(handler) -> frozenset[str] | None:
+        requirement = requirement_of(handler)
+        return None if requirement is None or requirement.public else requirement.scopes
+
+    document = openapi.build(request.app, title="mrsm-tokens", version=VERSION,
+                             scopes=SCOPES, security_of=security_of)
     return web.json_response(document)
 
 

@@ -1,4 +1,13 @@
-"""An OpenAPI 3.1 document built from the routes' `@doc` annotations and marshmallow schemas."""
+"""An OpenAPI 3.1.0 document built from the routes' `@doc` annotations and marshmallow schemas.
+
+apispec's MarshmallowPlugin turns the schemas into JSON Schema; this module only walks the
+aiohttp routes and maps each route's security. 3.1.0 rather than 3.0.3: apispec emits 3.1
+shapes (a nullable field is a type list with "null", a nullable reference an `anyOf` with
+`{"type": "null"}`), and some routes give raw schemas already written that way.
+
+Who may call a route is not this module's business: `build` is handed the scope catalogue
+and a `security_of(handler)` function, so the document stays below the auth package.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +18,10 @@ from typing import Any
 
 import marshmallow as ma
 from aiohttp import web
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
 
-from service.auth.scopes import SCOPES, requirement_of
-from service.validation import AwareDateTime
-
+OPENAPI_VERSION = "3.1.0"
 DOC_ATTR = "__mrsm_doc__"
 
 
@@ -20,7 +29,7 @@ DOC_ATTR = "__mrsm_doc__"
 class Doc:
     summary: str
     tag: str
-    body: type[ma.Schema] | ma.Schema | None = None
+    body: type[ma.Schema] | ma.Schema | dict | None = None
     form: type[ma.Schema] | None = None
     query: type[ma.Schema] | None = None
     responses: dict[int, Any] = field(default_factory=dict)
@@ -29,7 +38,9 @@ class Doc:
 
 
 def doc(summary: str, *, tag: str, **kwargs: Any) -> Callable:
-    """Describe a handler for /openapi.json. `responses` maps status -> schema (None = no body)."""
+    """Describe a handler for /openapi.json. `responses` maps status -> a schema, a raw JSON
+    Schema dict, `(content type or tuple of them, raw schema)` for a body that is not JSON
+    (text, CSS), or None for no body."""
     info = Doc(summary=summary, tag=tag, **kwargs)
 
     def decorate(handler: Callable) -> Callable:
@@ -45,193 +56,93 @@ class ErrorSchema(ma.Schema):
     fields = ma.fields.Dict()
 
 
-_SIMPLE: dict[type, dict] = {
-    ma.fields.UUID: {"type": "string", "format": "uuid"},
-    AwareDateTime: {"type": "string", "format": "date-time"},
-    ma.fields.DateTime: {"type": "string", "format": "date-time"},
-    ma.fields.Email: {"type": "string", "format": "email"},
-    ma.fields.String: {"type": "string"},
-    ma.fields.Integer: {"type": "integer"},
-    ma.fields.Float: {"type": "number"},
-    ma.fields.Number: {"type": "number"},
-    ma.fields.Boolean: {"type": "boolean"},
-    ma.fields.Dict: {"type": "object"},
-    ma.fields.Raw: {},
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+               "description": "A JWT from POST /login."},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "Authorization",
+               "description": "The raw API key, 'mrsm-key:...'."},
 }
+_STATUS_TEXT = {200: "OK", 201: "Created", 204: "No content", 302: "Redirect",
+                400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
+                409: "Conflict", 422: "Validation error"}
+# aiohttp's `{name}` and `{name:regex}` both become OpenAPI's `{name}`.
+_PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
 
 
-def _length(field_: ma.fields.Field, out: dict, kind: str) -> None:
-    for validator in field_.validators:
-        if isinstance(validator, ma.validate.Length):
-            lo, hi = ("minLength", "maxLength") if kind == "string" else ("minItems", "maxItems")
-            if validator.min is not None:
-                out[lo] = validator.min
-            if validator.max is not None:
-                out[hi] = validator.max
-            if validator.equal is not None:
-                out[lo] = out[hi] = validator.equal
-        elif isinstance(validator, ma.validate.Range):
-            if validator.min is not None:
-                out["minimum"] = validator.min
-            if validator.max is not None:
-                out["maximum"] = validator.max
-        elif isinstance(validator, ma.validate.OneOf):
-            out["enum"] = list(validator.choices)
-        elif isinstance(validator, ma.validate.Regexp):
-            out["pattern"] = validator.regex.pattern
-
-
-def field_schema(field_: ma.fields.Field, components: dict) -> dict:
-    if isinstance(field_, ma.fields.Nested):
-        nested = field_.schema
-        out: dict = {"$ref": schema_ref(nested, components)}
-        if field_.many:
-            out = {"type": "array", "items": out}
-    elif isinstance(field_, ma.fields.List):
-        out = {"type": "array", "items": field_schema(field_.inner, components)}
-        _length(field_, out, "array")
-    else:
-        out = {}
-        for kind, base in _SIMPLE.items():
-            if isinstance(field_, kind):
-                out = dict(base)
-                break
-        if out.get("type") == "string":
-            _length(field_, out, "string")
-        elif out.get("type") in {"integer", "number"}:
-            _length(field_, out, "number")
-        else:
-            _length(field_, out, "other")
-    if field_.allow_none and "$ref" not in out and "type" in out:
-        out["type"] = [out["type"], "null"]
-    elif field_.allow_none and "$ref" in out:
-        out = {"anyOf": [out, {"type": "null"}]}
-    description = field_.metadata.get("description")
-    if description:
-        out["description"] = description
-    return out
-
-
-def schema_name(schema: ma.Schema | type[ma.Schema]) -> str:
-    cls = schema if isinstance(schema, type) else type(schema)
-    name = cls.__name__
-    return name[: -len("Schema")] if name.endswith("Schema") and name != "Schema" else name
-
-
-def object_schema(schema: ma.Schema | type[ma.Schema], components: dict) -> dict:
-    instance = schema() if isinstance(schema, type) else schema
-    properties, required = {}, []
-    for name, field_ in instance.fields.items():
-        key = field_.data_key or name
-        if field_.load_only and not instance.load_only:
-            pass
-        properties[key] = field_schema(field_, components)
-        if field_.required:
-            required.append(key)
-    out: dict = {"type": "object", "properties": properties}
-    if required:
-        out["required"] = required
-    unknown = getattr(getattr(instance, "Meta", None), "unknown", ma.RAISE)
-    if unknown == ma.RAISE:
-        out["additionalProperties"] = False
-    return out
-
-
-def schema_ref(schema: ma.Schema | type[ma.Schema], components: dict) -> str:
-    name = schema_name(schema)
-    if name not in components:
-        components[name] = {}  # placeholder first: guards recursion
-        components[name] = object_schema(schema, components)
-    return f"#/components/schemas/{name}"
-
-
-def _content(schema: Any, components: dict, content_type: str = "application/json") -> dict:
-    if isinstance(schema, dict):
-        return {content_type: {"schema": schema}}
-    many = isinstance(schema, ma.Schema) and schema.many
-    ref: dict = {"$ref": schema_ref(schema, components)}
-    return {content_type: {"schema": {"type": "array", "items": ref} if many else ref}}
+def _map_our_fields(plugin: MarshmallowPlugin) -> None:
+    """Give each of the service's own fields (AwareDateTime, CidrList, ...) the OpenAPI type
+    and format of the marshmallow field it extends. They are found by walking the subclasses,
+    not imported, so that this module depends on no feature package."""
+    mapping = plugin.converter.field_mapping
+    pending = list(ma.fields.Field.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__.startswith("service.") and cls not in mapping:
+            plugin.map_to_openapi_type(cls, next(b for b in cls.__mro__ if b in mapping))
 
 
 def _media(content_types: str | tuple[str, ...], schema: dict) -> dict:
-    """`(content type or tuple of them, schema)`: a body that is not JSON, e.g. text or CSS."""
     if isinstance(content_types, str):
         content_types = (content_types,)
     return {content_type: {"schema": schema} for content_type in content_types}
 
 
-_PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
+def _response(status: int, schema: Any) -> dict:
+    out: dict = {"description": _STATUS_TEXT.get(status, "Response")}
+    if isinstance(schema, tuple):
+        out["content"] = _media(*schema)
+    elif schema is not None:  # a marshmallow schema (the plugin resolves it) or a raw dict
+        out["content"] = {"application/json": {"schema": schema}}
+    return out
 
 
-def build(app: web.Application, *, title: str, version: str) -> dict:
-    components: dict = {}
-    paths: dict = {}
-    error_ref = {"$ref": schema_ref(ErrorSchema, components)}
-    for route in app.router.routes():
-        if route.method == "HEAD":
-            continue
-        info: Doc | None = getattr(route.handler, DOC_ATTR, None)
-        if info is None:
-            continue
-        path = _PARAM.sub(r"{\1}", route.resource.canonical)
-        operation: dict = {"summary": info.summary, "tags": [info.tag],
-                           "operationId": route.handler.__name__}
-        params = [
-            {"name": name, "in": "path", "required": True,
-             "schema": info.path_params.get(name, {"type": "string"})}
-            for name in _PARAM.findall(route.resource.canonical)
-        ]
-        if info.query is not None:
-            for name, field_ in info.query().fields.items():
-                params.append({"name": field_.data_key or name, "in": "query",
-                               "required": field_.required,
-                               "schema": field_schema(field_, components)})
-        if params:
-            operation["parameters"] = params
-        if info.body is not None:
-            operation["requestBody"] = {"required": True,
-                                        "content": _content(info.body, components,
-                                                            info.body_content_type)}
-        if info.form is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {"application/x-www-form-urlencoded": {
-                    "schema": object_schema(info.form, components)}},
-            }
-        responses: dict = {}
-        for status, schema in info.responses.items():
-            entry: dict = {"description": _STATUS_TEXT.get(status, "Response")}
-            if schema is not None:
-                entry["content"] = (_content(schema, components) if not isinstance(schema, tuple)
-                                    else _media(*schema))
-            responses[str(status)] = entry
-        responses["default"] = {"description": "An error",
-                                "content": {"application/json": {"schema": error_ref}}}
-        operation["responses"] = responses
-        requirement = requirement_of(route.handler)
-        if requirement is not None and not requirement.public:
-            scopes = sorted(requirement.scopes)
-            operation["security"] = [{"bearer": scopes}, {"apiKey": scopes}]
-        else:
-            operation["security"] = []
-        paths.setdefault(path, {})[route.method.lower()] = operation
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": title, "version": version},
-        "paths": paths,
-        "components": {
-            "schemas": components,
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                           "description": "A JWT from POST /login."},
-                "apiKey": {"type": "apiKey", "in": "header", "name": "Authorization",
-                           "description": "The raw API key, 'mrsm-key:...'."},
-            },
-        },
-        "x-scopes": SCOPES,
+def _operation(route: web.AbstractRoute, info: Doc,
+               security_of: Callable[[Callable], frozenset[str] | None]) -> dict:
+    operation: dict = {"summary": info.summary, "tags": [info.tag],
+                       "operationId": route.handler.__name__}
+    params: list[dict] = [
+        {"name": name, "in": "path", "required": True,
+         "schema": info.path_params.get(name, {"type": "string"})}
+        for name in _PARAM.findall(route.resource.canonical)
+    ]
+    if info.query is not None:
+        params.append({"in": "query", "schema": info.query})  # one parameter per field
+    if params:
+        operation["parameters"] = params
+    if info.body is not None:
+        operation["requestBody"] = {
+            "required": True, "content": {info.body_content_type: {"schema": info.body}}}
+    if info.form is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": info.form}}}
+    operation["responses"] = {
+        **{str(status): _response(status, schema) for status, schema in info.responses.items()},
+        "default": {"description": "An error",
+                    "content": {"application/json": {"schema": ErrorSchema}}},
     }
+    scopes = security_of(route.handler)
+    operation["security"] = ([] if scopes is None else
+                             [{"bearer": sorted(scopes)}, {"apiKey": sorted(scopes)}])
+    return operation
 
 
-_STATUS_TEXT = {200: "OK", 201: "Created", 204: "No content", 302: "Redirect",
-                400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-                409: "Conflict", 422: "Validation error"}
+def build(app: web.Application, *, title: str, version: str, scopes: dict[str, str],
+          security_of: Callable[[Callable], frozenset[str] | None]) -> dict:
+    """The document for every `@doc`-annotated route of `app`. `security_of(handler)` is None
+    for a route anyone may call, else the scopes it needs (empty: any valid credential)."""
+    # The plugin's default name resolver already drops the "Schema" suffix: FooSchema -> Foo.
+    plugin = MarshmallowPlugin()
+    spec = APISpec(title=title, version=version, openapi_version=OPENAPI_VERSION,
+                   plugins=[plugin], **{"x-scopes": scopes})
+    _map_our_fields(plugin)
+    for name, scheme in SECURITY_SCHEMES.items():
+        spec.components.security_scheme(name, scheme)
+    for route in app.router.routes():
+        info: Doc | None = getattr(route.handler, DOC_ATTR, None)
+        if route.method == "HEAD" or info is None:
+            continue
+        spec.path(path=_PARAM.sub(r"{\1}", route.resource.canonical),
+                  operations={route.method.lower(): _operation(route, info, security_of)})
+    return spec.to_dict()
