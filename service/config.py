@@ -84,8 +84,8 @@ class AbuseSettings:
         )
 
 
-# The user rules of issue 2 (service.users.schemas), repeated here because importing them
-# would be an import cycle: a bad ADMIN_USERNAME otherwise fails at start on the database's
+# The user rules (service.users.schemas), repeated here because configuration sits below
+# every resource and imports none: a bad ADMIN_USERNAME otherwise fails at start on the database's
 # CHECK with a traceback, and a reserved name or a short password would be accepted.
 _USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,60}")
 _RESERVED_USERNAMES = {"me"}

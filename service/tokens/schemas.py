@@ -84,7 +84,7 @@ class TokenSchema(ma.Schema):
     is_valid = ma.fields.Boolean()
     invalidated_at = AwareDateTime(allow_none=True)
     last_used_at = AwareDateTime(allow_none=True)
-    rate_limit = ma.fields.Integer(allow_none=True)  # issue 7
+    rate_limit = ma.fields.Integer(allow_none=True)
     allowed_cidrs = ma.fields.List(ma.fields.String(), allow_none=True)
 
 
@@ -119,6 +119,6 @@ def token_out(row, now) -> dict:
         "is_valid": row["invalidated_at"] is None and row["username"] is not None and not expired,
         "invalidated_at": _iso(row["invalidated_at"]),
         "last_used_at": _iso(row["last_used_at"]),
-        "rate_limit": row["rate_limit"],  # issue 7
+        "rate_limit": row["rate_limit"],
         "allowed_cidrs": cidrs_out(row["allowed_cidrs"]),
     }
