@@ -3,7 +3,7 @@
 1. A request id: the caller's X-Request-ID when acceptable, else a new one; it goes back
    on every answer.
 2. Authorization (`authorize`): the route's annotation (service.auth.scopes) enforced,
-   deny by default. The Authorization header is parsed once into a `Credential`; the
+   deny by default. The Authorization header becomes one `Credential`; the
    authenticator checks it (its cache, else the database), the abuse guard its
    throttle and the token's own limits; the verified `Principal` goes on the request
    under `keys.PRINCIPAL` for the handler (service.caller).
@@ -27,7 +27,7 @@ from multidict import istr
 from service import errors, keys, metrics
 from service.abuse.client import client_address, source_text
 from service.auth.principal import Principal
-from service.auth.schemes import JWT, Credential, parse_authorization
+from service.auth.schemes import JWT, Credential
 from service.auth.scopes import Requirement, order, requirement_of
 from service.config import Settings
 from service.errors import ApiError
@@ -96,7 +96,7 @@ def front(settings: Settings) -> Middleware:
                 if route.requirement is not None:
                     header = request.headers.get(AUTHORIZATION)
                     if header:
-                        credential = parse_authorization(header)
+                        credential = Credential(header)
                     principal = await authorize(request, route.requirement, credential)
                 elif route.closed:
                     raise not_open()

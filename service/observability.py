@@ -36,14 +36,14 @@ access_logger = logging.getLogger(ACCESS_LOGGER)
 _REQUEST_ID = re.compile(r"[!-~]{1,128}")
 # Generated ids: a random per-process prefix and a counter. Unique, and cheaper than a
 # UUID per request (no system call); they need not be unpredictable.
-_PREFIX = os.urandom(4).hex()
+_PREFIX = os.urandom(4).hex() + "-"
 _counter = itertools.count(1)
 _MAX_PATH = 256
 _json_str = json.encoder.encode_basestring_ascii  # as the JSON encoder escapes (ensure_ascii)
 
 
 def new_request_id() -> str:
-    return f"{_PREFIX}-{next(_counter):x}"
+    return _PREFIX + str(next(_counter))
 
 
 def request_id_from(header: str | None) -> str:

@@ -1,4 +1,4 @@
-"""The Authorization header, parsed once per request into a `Credential`.
+"""The Authorization header, as one `Credential` per request.
 
 Accepted forms: ``Authorization: Bearer <jwt>``, the raw API key
 ``Authorization: mrsm-key:...`` (as the seed's curl example sends it) and
@@ -10,7 +10,6 @@ all receive the same `Credential`.
 from __future__ import annotations
 
 import uuid
-from typing import NamedTuple
 
 from service.auth.apikeys import API_KEY_PREFIX, parse_api_key
 
@@ -21,17 +20,37 @@ UNSUPPORTED = "unsupported"  # a scheme we do not accept: refused like a bad cre
 _PREFIX_LEN = len(API_KEY_PREFIX)
 
 
-class Credential(NamedTuple):
-    """What the caller presented: `header` as sent (the cache key), its `kind`, and
-    `value`, the API key (canonical prefix) or the JWT."""
+class Credential:
+    """What the caller sent in Authorization: `header` as sent (the cache key), and its
+    `kind` and `value` (the API key with its canonical prefix, or the JWT).
 
-    header: str
-    kind: str
-    value: str
+    One value per request, handed to throttling, the authenticator, the metrics and the
+    access line. The header is split into kind and value on first use, once: a
+    credential found in the cache is never split at all.
+    """
+
+    __slots__ = ("header", "_split")
+
+    def __init__(self, header: str) -> None:
+        self.header = header
+        self._split: tuple[str, str] | None = None
+
+    @property
+    def kind(self) -> str:
+        """API_KEY, JWT, or UNSUPPORTED (a scheme we do not accept)."""
+        return self._parts()[0]
+
+    @property
+    def value(self) -> str:
+        return self._parts()[1]
+
+    def _parts(self) -> tuple[str, str]:
+        if self._split is None:
+            self._split = _split(self.header)
+        return self._split
 
     def key_parts(self) -> tuple[uuid.UUID, str] | None:
-        """(client ID, secret) of an API key we could have issued; None for anything else.
-        Decoded on demand: a cached credential never needs it."""
+        """(client ID, secret) of an API key we could have issued; None for anything else."""
         return parse_api_key(self.value) if self.kind == API_KEY else None
 
     @property
@@ -46,15 +65,14 @@ class Credential(NamedTuple):
         return API_KEY if self.kind == API_KEY else JWT
 
 
-def parse_authorization(header: str) -> Credential:
-    """The credential in an Authorization header (kind UNSUPPORTED for other schemes)."""
+def _split(header: str) -> tuple[str, str]:
     value = header.strip()
     if value[:_PREFIX_LEN].lower() == API_KEY_PREFIX:
-        return Credential(header, API_KEY, API_KEY_PREFIX + value[_PREFIX_LEN:])
+        return API_KEY, API_KEY_PREFIX + value[_PREFIX_LEN:]
     scheme, _, value = value.partition(" ")
     value = value.strip()
     if scheme.lower() != "bearer" or not value:
-        return Credential(header, UNSUPPORTED, "")
+        return UNSUPPORTED, ""
     if value[:_PREFIX_LEN].lower() == API_KEY_PREFIX:
-        return Credential(header, API_KEY, API_KEY_PREFIX + value[_PREFIX_LEN:])
-    return Credential(header, JWT, value)
+        return API_KEY, API_KEY_PREFIX + value[_PREFIX_LEN:]
+    return JWT, value
