@@ -37,8 +37,9 @@ log = logging.getLogger("service.db")
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[front(settings)])
+    app = web.Application(client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings
+    app.middlewares.append(front(app, settings))
     app.cleanup_ctx.append(pool_ctx)
     app.cleanup_ctx.append(auth_ctx)
     app.cleanup_ctx.append(authn_ctx)

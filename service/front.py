@@ -72,8 +72,9 @@ def route_facts(route: web.AbstractRoute) -> RouteFacts:
     return RouteFacts(label, None if requirement.public else requirement)
 
 
-def front(settings: Settings) -> Middleware:
-    """The front for an app with these settings (service.app.create_app adds it)."""
+def front(app: web.Application, settings: Settings) -> Middleware:
+    """The front of `app` (service.app.create_app adds it). The authenticator and the abuse
+    guard are read from `app` itself, so a sub-application's routes use them too."""
     write_line = access_logging(settings)
     facts_by_route: dict[web.AbstractRoute, RouteFacts] = {}  # bounded by the app's routes
 
@@ -82,11 +83,11 @@ def front(settings: Settings) -> Middleware:
         started = time.perf_counter()
         request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
         match_info = request.match_info
-        if match_info.http_exception is not None:
-            route = NO_ROUTE  # the router found no route: its 404 or 405 is raised below
-        else:
-            route = facts_by_route.get(match_info.route)
-            if route is None:
+        route = facts_by_route.get(match_info.route)
+        if route is None:
+            if match_info.http_exception is not None:
+                route = NO_ROUTE  # no route matched: the handler raises the 404 or 405
+            else:
                 route = facts_by_route[match_info.route] = route_facts(match_info.route)
         credential: Credential | None = None
         principal: Principal | None = None
@@ -97,7 +98,7 @@ def front(settings: Settings) -> Middleware:
                     header = request.headers.get(AUTHORIZATION)
                     if header:
                         credential = Credential(header)
-                    principal = await authorize(request, route.requirement, credential)
+                    principal = await authorize(app, request, route.requirement, credential)
                 elif route.closed:
                     raise not_open()
                 response = await handler(request)
@@ -130,19 +131,18 @@ def front(settings: Settings) -> Middleware:
     return front_middleware
 
 
-async def authorize(request: web.Request, requirement: Requirement,
+async def authorize(app: web.Application, request: web.Request, requirement: Requirement,
                     credential: Credential | None) -> Principal:
-    """The caller of a protected route, or an ApiError (401, 403, 429).
+    """The caller of a protected route of `app`, or an ApiError (401, 403, 429).
 
     A credential this process verified before is found with one SHA-256 of the header
     (Authenticator.cached, a plain call); only a miss waits for the database.
     """
     if credential is None:
         raise missing_credential()
-    app = request.app
     guard = app[keys.ABUSE]
     if guard.blocking:
-        guard.check_blocked(_source(request), credential.client_id)
+        guard.check_blocked(_source(app, request), credential.client_id)
     authn = app[keys.AUTHN]
     principal = authn.cached(credential)
     if principal is None:
@@ -151,7 +151,7 @@ async def authorize(request: web.Request, requirement: Requirement,
         # A bad JWT is not counted: it cannot be guessed, and an expired one is what every
         # well-behaved client sends once before logging in again.
         if credential.kind != JWT:
-            await guard.refused(_source(request), credential.client_id)
+            await guard.refused(_source(app, request), credential.client_id)
         raise invalid_credential()
     if principal.allowed_cidrs is not None or principal.rate_limit is not None:
         address = client_address(request, app[keys.SETTINGS].abuse)
@@ -165,8 +165,8 @@ async def authorize(request: web.Request, requirement: Requirement,
     return principal
 
 
-def _source(request: web.Request) -> str:
-    return source_text(client_address(request, request.app[keys.SETTINGS].abuse))
+def _source(app: web.Application, request: web.Request) -> str:
+    return source_text(client_address(request, app[keys.SETTINGS].abuse))
 
 
 def missing_credential() -> ApiError:
