@@ -21,6 +21,7 @@ from service.auth.passwords import PasswordHasher
 from service.auth.scopes import SCOPES, order
 from service.config import ConfigError, Settings
 from service.db import create_pool, mask_dsn
+from service.embedded import with_database
 from service.errors import ApiError
 from service.sdk.base import Connector, InstanceError, keep_open, on_sdk_loop
 from service.sdk.config import instance_config
@@ -55,8 +56,6 @@ class SQLConnector(Connector):
             url = self.configured_url(settings)
             if url is None:
                 # Like `python -m service`: the embedded PostgreSQL in DATA_DIR.
-                from service.server import with_database
-
                 settings, self._embedded = with_database(settings)
             else:
                 settings = dataclasses.replace(settings, database_url=url)
