@@ -2,8 +2,8 @@
 
 Every call validates its input with the routes' schemas and runs the same
 `service.tokens.ops` / `service.users.ops` functions the HTTP handlers run, acting as
-`ops.OPERATOR` (sees and may change everything, as an admin would), on a
-connection that lives for that call only.
+`ops.OPERATOR` (sees and may change everything, as an admin would; its changes are
+audited with no source address), each change in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from service.config import ConfigError, Settings
 from service.db import create_pool, mask_dsn
 from service.embedded import with_database
 from service.errors import ApiError
-from service.sdk.base import Connector, InstanceError, keep_open, on_sdk_loop
-from service.sdk.config import instance_config
+from service.sdk.base import InstanceError, keep_open, on_sdk_loop
+from service.sdk.config import connector_type, instance_config
+from service.sdk.connector import Connector
 from service.tokens import ops
 from service.tokens.schemas import TokenCreateSchema, TokenUpdateSchema, token_out
 from service.users import ops as user_ops
@@ -32,6 +33,7 @@ from service.users.schemas import UserCreateSchema
 from service.validation import validate
 
 
+@connector_type
 class SQLConnector(Connector):
     """A PostgreSQL database holding the service's tables."""
 
