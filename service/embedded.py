@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 from pathlib import Path
+
+from service.config import Settings
 
 log = logging.getLogger("service.embedded")
 
@@ -27,3 +30,13 @@ def start_embedded(data_dir: Path, *, cleanup_mode: str | None = "stop"):
     dsn = server.get_uri()
     log.info("embedded PostgreSQL in %s", data_dir)
     return server, dsn
+
+
+def with_database(settings: Settings) -> tuple[Settings, object | None]:
+    """Settings with a DATABASE_URL: the given one, or an embedded server's in DATA_DIR.
+
+    The server (None when a URL was given) must be kept referenced while it is in use."""
+    if settings.database_url:
+        return settings, None
+    server, dsn = start_embedded(settings.data_dir / "pg")
+    return dataclasses.replace(settings, database_url=dsn), server

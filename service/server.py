@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 import signal
@@ -19,6 +18,7 @@ from service.auth.passwords import PasswordHasher
 from service.bootstrap import ensure_admin
 from service.config import ConfigError, Settings
 from service.db import create_pool, migrate, rollback
+from service.embedded import with_database
 
 log = logging.getLogger("service")
 
@@ -26,16 +26,6 @@ log = logging.getLogger("service")
 def configure_logging(settings: Settings) -> None:
     """JSON lines on stderr by default (LOG_FORMAT); see service.logs."""
     logs.configure_logging(settings.log_level, settings.log_format)
-
-
-def with_database(settings: Settings) -> tuple[Settings, object | None]:
-    """Settings with a DATABASE_URL: the given one, or an embedded server's in DATA_DIR."""
-    if settings.database_url:
-        return settings, None
-    from service.embedded import start_embedded
-
-    server, dsn = start_embedded(settings.data_dir / "pg")
-    return dataclasses.replace(settings, database_url=dsn), server
 
 
 async def prepare(settings: Settings) -> tuple[str, str] | None:

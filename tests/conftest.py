@@ -11,11 +11,10 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service.config import AbuseSettings
 from service.app import create_app
 from service.auth.passwords import PasswordHasher
-from service.config import Settings
-from service.users.routes import create_user
+from service.config import AbuseSettings, Settings
+from service.users.ops import insert_user as create_user
 from tests.db import test_database
 
 # Tables every test starts without rows; the schema and the JWT key stay.

@@ -19,6 +19,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from service.cli import tokens, users
 from service.cli.context import Context
@@ -41,20 +42,27 @@ def _migrate(ctx: Context) -> int:
     return _server(ctx, ["migrate", *rest])
 
 
-def _server(ctx: Context, argv: list[str]) -> int:
-    """Hand over to `python -m service`, on the instance's database."""
-    from service import server
+def _server(ctx: Context, argv: list[str]) -> NoReturn:
+    """Become `python -m service ARGV`, on the instance's database.
 
+    The process is replaced rather than the server imported: the command line works
+    through the SDK and the resources' rules, never the server's modules. The PID stays,
+    so signals and a supervisor reach the service itself. `-P`: the `service` package
+    this interpreter has installed, not a directory of that name where `mrsm` was run."""
     if ctx.conn.type != "sql":
         raise CliError("This runs on a sql: instance (the database itself), not on api:.")
+    env = dict(os.environ)
     url = ctx.conn.configured_url()
     if url:  # else the embedded PostgreSQL in DATA_DIR, as `python -m service` does
-        os.environ["DATABASE_URL"] = url
+        env["DATABASE_URL"] = url
     if ctx.args.port is not None:
-        os.environ["PORT"] = str(ctx.args.port)
+        env["PORT"] = str(ctx.args.port)
     if ctx.args.host is not None:
-        os.environ["HOST"] = ctx.args.host
-    return server.main(argv)
+        env["HOST"] = ctx.args.host
+    sys.stdout.flush()
+    sys.stderr.flush()
+    command = [sys.executable, "-P", "-m", "service", *argv]
+    os.execve(sys.executable, command, env)  # noqa: S606 - our interpreter, fixed arguments
 
 
 COMMANDS: dict[tuple[str, str | None], Callable[[Context], int]] = {

@@ -6,8 +6,9 @@ import argparse
 from dataclasses import dataclass, field
 
 from service.cli.prompts import CliError, Prompter
-from service.sdk.base import Connector, run
+from service.sdk.base import run
 from service.sdk.config import get_connector
+from service.sdk.connector import Connector
 
 
 @dataclass

@@ -11,8 +11,10 @@ Synchronous, safe from a plain script. The async variant is the connectors'
 `a*` coroutines (`await conn.alist_tokens()`), which use the HTTP API's JSON shapes.
 """
 
-from service.sdk.base import Connector, InstanceError
+from service.sdk import api, sql  # noqa: F401 - each registers its type for get_connector
+from service.sdk.base import InstanceError
 from service.sdk.config import clear_connectors, get_connector
+from service.sdk.connector import Connector
 from service.sdk.token import Token
 from service.sdk.user import User
 

@@ -16,8 +16,9 @@ from urllib.parse import quote
 
 import aiohttp
 
-from service.sdk.base import Connector, InstanceError, keep_open, on_sdk_loop
-from service.sdk.config import config_path, instance_config
+from service.sdk.base import InstanceError, keep_open, on_sdk_loop
+from service.sdk.config import config_path, connector_type, instance_config
+from service.sdk.connector import Connector
 
 _FIELDS = {  # attribute: environment variable
     "url": "MRSM_API_URL",
@@ -30,6 +31,7 @@ _FIELDS = {  # attribute: environment variable
 _RENEW_MARGIN = 30  # seconds before a JWT's expiry when it is renewed
 
 
+@connector_type
 class APIConnector(Connector):
     """A running mrsm-tokens service."""
 

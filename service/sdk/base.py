@@ -1,8 +1,9 @@
-"""What every instance connector shares: its error, the sync bridge, the method set.
+"""The bottom of the SDK: its error, the sync bridge, and the connectors' async methods.
 
 A connector's `a*` coroutines are the async variant: they take and return the
-HTTP API's JSON shapes and raise `InstanceError`. The synchronous methods the
-seed uses (`get_tokens`, ...) wrap them and return `Token` / `User` objects.
+HTTP API's JSON shapes and raise `InstanceError`. The synchronous methods the seed
+uses (`get_tokens`, ...) return `Token` / `User` objects, so they are added above
+those classes, in `service.sdk.connector`; nothing here knows of them.
 """
 
 from __future__ import annotations
@@ -12,11 +13,7 @@ import atexit
 import logging
 import threading
 from collections.abc import Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
-
-if TYPE_CHECKING:
-    from service.sdk.token import Token
-    from service.sdk.user import User
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 log = logging.getLogger("service.sdk")
@@ -95,7 +92,7 @@ class _SdkLoop:
 
 
 _SDK = _SdkLoop()
-_OPEN: set[Connector] = set()  # connectors holding a pool or session on the SDK loop
+_OPEN: set[BaseConnector] = set()  # connectors holding a pool or session on the SDK loop
 
 
 def on_sdk_loop() -> bool:
@@ -103,7 +100,7 @@ def on_sdk_loop() -> bool:
     return _SDK.loop is not None and asyncio.get_running_loop() is _SDK.loop
 
 
-def keep_open(connector: Connector) -> None:
+def keep_open(connector: BaseConnector) -> None:
     _OPEN.add(connector)
 
 
@@ -140,8 +137,9 @@ def shutdown() -> None:
     _SDK.close()
 
 
-class Connector:
-    """An instance: where tokens and users live (`sql:LABEL` or `api:LABEL`)."""
+class BaseConnector:
+    """An instance: where tokens and users live (`sql:LABEL` or `api:LABEL`), as the
+    async variant sees it."""
 
     type = "base"
 
@@ -217,24 +215,3 @@ class Connector:
             items.extend(page["items"])
             if not page["items"] or len(items) >= page["total"]:
                 return items
-
-    # --- the synchronous API of the seed -------------------------------------------
-
-    def get_tokens(self, user: User | str | None = None) -> list[Token]:
-        """The tokens of `user`; with no user, every token an admin may see (ownerless
-        ones included), or only the connector user's own for a regular user."""
-        from service.sdk.token import Token
-
-        name = None if user is None else str(user)
-        return [Token.from_dict(item, instance=self) for item in run(self.alist_tokens(name))]
-
-    def get_token(self, token_id: str) -> Token:
-        """One token by its Client ID; raises InstanceError when there is none."""
-        from service.sdk.token import Token
-
-        return Token.from_dict(run(self.aget_token(str(token_id))), instance=self)
-
-    def get_users(self) -> list[User]:
-        from service.sdk.user import User
-
-        return [User.from_dict(item, instance=self) for item in run(self.alist_users())]

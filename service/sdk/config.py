@@ -11,6 +11,11 @@ else `~/.config/mrsm-tokens/config.toml`. The file is TOML, one table per instan
 
     [sql.reporting]
     database_url = "postgresql://user@host:5432/db"
+
+`get_connector` makes the class registered for the type (`@connector_type`, which
+`service.sdk.api` and `service.sdk.sql` use; `service.sdk` imports both). The
+connectors are above `Token` and `User`, which call `get_connector`, so this module
+cannot import them.
 """
 
 from __future__ import annotations
@@ -19,13 +24,21 @@ import os
 import threading
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from service.sdk.base import Connector, InstanceError, shutdown
+from service.sdk.base import BaseConnector, InstanceError, shutdown
 
 TYPES = ("sql", "api")
-_CONNECTORS: dict[str, Connector] = {}
+_CLASSES: dict[str, type[BaseConnector]] = {}
+_CONNECTORS: dict[str, BaseConnector] = {}
 _LOCK = threading.Lock()
+C = TypeVar("C", bound=type[BaseConnector])
+
+
+def connector_type(cls: C) -> C:
+    """Class decorator: `get_connector('<cls.type>:LABEL')` makes a `cls`."""
+    _CLASSES[cls.type] = cls
+    return cls
 
 
 def config_path() -> Path:
@@ -60,13 +73,14 @@ def parse_keys(keys: str) -> tuple[str, str]:
     return type_, label or "main"
 
 
-def get_connector(keys: str | Connector = "sql:main", **attributes: Any) -> Connector:
+def get_connector(keys: str | BaseConnector = "sql:main",
+                  **attributes: Any) -> BaseConnector:
     """The connector for `keys`, made once and reused; with attributes, a new one.
 
     `get_connector('sql:main')` works on the database named by DATABASE_URL;
     `get_connector('api:main')` talks to a running service (MRSM_API_URL, ...).
     """
-    if isinstance(keys, Connector):
+    if isinstance(keys, BaseConnector):
         return keys
     type_, label = parse_keys(keys)
     if attributes:
@@ -86,11 +100,5 @@ def clear_connectors() -> None:
     shutdown()
 
 
-def _make(type_: str, label: str, attributes: dict[str, Any]) -> Connector:
-    if type_ == "sql":
-        from service.sdk.sql import SQLConnector
-
-        return SQLConnector(label, **attributes)
-    from service.sdk.api import APIConnector
-
-    return APIConnector(label, **attributes)
+def _make(type_: str, label: str, attributes: dict[str, Any]) -> BaseConnector:
+    return _CLASSES[type_](label, **attributes)

@@ -1,9 +1,9 @@
 """`sql:LABEL`: straight on the database, through the service's own rules, as its operator.
 
 Every call validates its input with the routes' schemas and runs the same
-`service.tokens.ops` / `service.users` functions the HTTP handlers run, acting as
-`ops.OPERATOR` (sees and may change everything, as an admin would), on a
-connection that lives for that call only.
+`service.tokens.ops` / `service.users.ops` functions the HTTP handlers run, acting as
+`ops.OPERATOR` (sees and may change everything, as an admin would; its changes are
+audited with no source address), each change in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -21,17 +21,19 @@ from service.auth.passwords import PasswordHasher
 from service.auth.scopes import SCOPES, order
 from service.config import ConfigError, Settings
 from service.db import create_pool, mask_dsn
+from service.embedded import with_database
 from service.errors import ApiError
-from service.sdk.base import Connector, InstanceError, keep_open, on_sdk_loop
-from service.sdk.config import instance_config
+from service.sdk.base import InstanceError, keep_open, on_sdk_loop
+from service.sdk.config import connector_type, instance_config
+from service.sdk.connector import Connector
 from service.tokens import ops
 from service.tokens.schemas import TokenCreateSchema, TokenUpdateSchema, token_out
-from service.users import repo as users_repo
-from service.users.routes import create_user, keep_one_admin, render
+from service.users import ops as user_ops
 from service.users.schemas import UserCreateSchema
 from service.validation import validate
 
 
+@connector_type
 class SQLConnector(Connector):
     """A PostgreSQL database holding the service's tables."""
 
@@ -56,8 +58,6 @@ class SQLConnector(Connector):
             url = self.configured_url(settings)
             if url is None:
                 # Like `python -m service`: the embedded PostgreSQL in DATA_DIR.
-                from service.server import with_database
-
                 settings, self._embedded = with_database(settings)
             else:
                 settings = dataclasses.replace(settings, database_url=url)
@@ -197,25 +197,16 @@ class SQLConnector(Connector):
         hasher = PasswordHasher(self.settings)
         try:
             async with self._connection() as conn:
-                row = await create_user(conn, hasher, username=data["username"],
-                                        password=data["password"], type_=data["type"],
-                                        scopes=data["scopes"])
-                return render(row)
+                return await user_ops.register(
+                    conn, hasher, ops.OPERATOR, source=None, username=data["username"],
+                    password=data["password"], type_=data["type"], scopes=data["scopes"])
         finally:
             hasher.close()
 
     async def auser_page(self, *, limit: int = 100, offset: int = 0) -> dict:
         async with self._connection(transaction=False) as conn:
-            rows, total = await users_repo.page(conn, limit, offset)
-        return {"items": [render(r) for r in rows], "total": total, "limit": limit,
-                "offset": offset}
+            return await user_ops.listing(conn, limit=limit, offset=offset)
 
     async def adelete_user(self, username: str) -> None:
-        # The same steps as DELETE /users/{username}: the last admin stays.
         async with self._connection() as conn:
-            row = await users_repo.by_name(conn, username)
-            if row is None:
-                raise ApiError(404, "not_found", "No such user.")
-            if row["type"] == "admin":
-                await keep_one_admin(conn)
-            await users_repo.delete(conn, row["id"])
+            await user_ops.delete(conn, ops.OPERATOR, username, source=None)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from service.auth.apikeys import make_api_key
-from service.sdk.base import Connector, InstanceError, run
+from service.sdk.base import BaseConnector, InstanceError, run
 from service.sdk.config import get_connector
 from service.sdk.user import User
 
@@ -39,7 +39,7 @@ class Token:
     """
 
     def __init__(self, label: str | None = None, user: User | str | None = None,
-                 instance: str | Connector | None = None, expiration: Any = _DEFAULT,
+                 instance: str | BaseConnector | None = None, expiration: Any = _DEFAULT,
                  scopes: list[str] | None = None, *, id: str | uuid.UUID | None = None,
                  secret: str | None = None) -> None:
         if instance is None:
@@ -84,7 +84,7 @@ class Token:
         self._scopes = list(value) if value is not None else None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], instance: str | Connector) -> Token:
+    def from_dict(cls, data: dict[str, Any], instance: str | BaseConnector) -> Token:
         """A token from the HTTP API's JSON shape."""
         token = cls(instance=instance)
         token._load(data)

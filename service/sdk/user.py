@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from service.sdk.base import Connector, InstanceError, run
+from service.sdk.base import BaseConnector, InstanceError, run
 from service.sdk.config import get_connector
-
-if TYPE_CHECKING:
-    from service.sdk.token import Token
 
 
 class User:
@@ -19,7 +16,7 @@ class User:
     """
 
     def __init__(self, username: str, password: str | None = None, type: str | None = None,
-                 scopes: list[str] | None = None, instance: str | Connector | None = None, *,
+                 scopes: list[str] | None = None, instance: str | BaseConnector | None = None, *,
                  id: str | None = None, created_at: datetime | None = None) -> None:
         self.username = str(username)
         self.password = password
@@ -30,7 +27,7 @@ class User:
         self.created_at = created_at
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], instance: str | Connector) -> User:
+    def from_dict(cls, data: dict[str, Any], instance: str | BaseConnector) -> User:
         created = data.get("created_at")
         return cls(data["username"], type=data.get("type"), scopes=data.get("scopes"),
                    instance=instance, id=data.get("id"),
@@ -76,6 +73,7 @@ class User:
             return False, str(err)
         return True, f"Deleted user '{self.username}'."
 
-    def get_tokens(self) -> list[Token]:
-        """This user's tokens (`instance_connector.get_tokens(user=self)`)."""
+    def get_tokens(self) -> list:
+        """This user's tokens, `Token` objects (`instance_connector.get_tokens(user=self)`;
+        not annotated with `Token`, which is above this module)."""
         return self.instance_connector.get_tokens(user=self)

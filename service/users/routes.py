@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import functools
 import json
+import uuid
 
-import asyncpg
 from aiohttp import web
 
 from service import keys
-from service.audit import recorder as audit
-from service.audit import repo as audit_repo
-from service.auth.principal import Principal, user_scopes
-from service.auth.scopes import (
-    ADMIN_ONLY_SCOPES,
-    DEFAULT_USER_SCOPES,
-    authenticated,
-    order,
-    requires,
-)
+from service.auth.principal import Principal
+from service.auth.scopes import authenticated, order, requires
 from service.caller import principal_of, source_of
-from service.errors import ApiError, not_found
 from service.openapi import doc
-from service.users import repo
+from service.users import ops
 from service.users.schemas import (
     MeSchema,
     PageQuerySchema,
@@ -31,7 +22,6 @@ from service.users.schemas import (
     UserListSchema,
     UserSchema,
     UserUpdateSchema,
-    user_out,
 )
 from service.validation import isoformat, load_body, load_query
 
@@ -55,47 +45,17 @@ def me_body(principal: Principal) -> bytes:
     }).encode()
 
 
-def stored_scopes(type_: str, scopes: list[str] | None) -> list[str]:
-    """What to store for a user; admin-only scopes on a regular user are a 422."""
-    if scopes is None:
-        return list(DEFAULT_USER_SCOPES)
-    if type_ != "admin":
-        refused = [s for s in scopes if s in ADMIN_ONLY_SCOPES]
-        if refused:
-            raise ApiError(422, "validation_error", "Some scopes are for admins only.",
-                           fields={"scopes": [f"for admins only: {', '.join(refused)}"]})
-    return sorted(set(scopes))
-
-
-def render(row) -> dict:
-    return user_out(row, user_scopes(row["type"], row["scopes"]))
-
-
-async def create_user(conn: asyncpg.Connection, hasher, *, username: str, password: str,
-                      type_: str = "user", scopes: list[str] | None = None) -> asyncpg.Record:
-    """Register a user; 409 when the name is taken (without regard to case)."""
-    scopes_ = stored_scopes(type_, scopes)
-    password_hash = await hasher.hash(password)
-    try:
-        return await repo.insert(conn, username=username, password_hash=password_hash,
-                                 type_=type_, scopes=scopes_)
-    except asyncpg.UniqueViolationError:
-        raise ApiError(409, "conflict", f"The username '{username}' is taken.") from None
-
-
 @routes.post("/users")
 @requires("write:users")
 @doc("Register a user", tag="users", body=UserCreateSchema, responses={201: UserSchema})
 async def post_user(request: web.Request) -> web.Response:
     body = await load_body(request, UserCreateSchema())
     async with request.app[keys.POOL].acquire() as conn, conn.transaction():
-        row = await create_user(conn, request.app[keys.HASHER], username=body["username"],
-                                password=body["password"], type_=body["type"],
-                                scopes=body["scopes"])
-        await audit.user_event(conn, audit_repo.USER_CREATED, principal_of(request), row,
-                               {"type": row["type"], "scopes": row["scopes"]},
-                               source=source_of(request))
-    return web.json_response(render(row), status=201)
+        out = await ops.register(conn, request.app[keys.HASHER], principal_of(request),
+                                 source=source_of(request), username=body["username"],
+                                 password=body["password"], type_=body["type"],
+                                 scopes=body["scopes"])
+    return web.json_response(out, status=201)
 
 
 @routes.get("/users")
@@ -104,9 +64,8 @@ async def post_user(request: web.Request) -> web.Response:
 async def list_users(request: web.Request) -> web.Response:
     query = load_query(request, PageQuerySchema())
     async with request.app[keys.POOL].acquire() as conn:
-        rows, total = await repo.page(conn, query["limit"], query["offset"])
-    return web.json_response({"items": [render(r) for r in rows], "total": total,
-                              "limit": query["limit"], "offset": query["offset"]})
+        out = await ops.listing(conn, limit=query["limit"], offset=query["offset"])
+    return web.json_response(out)
 
 
 @routes.get("/users/me")
@@ -127,19 +86,14 @@ async def patch_me(request: web.Request) -> web.Response:
     principal = principal_of(request)
     hasher = request.app[keys.HASHER]
     async with request.app[keys.POOL].acquire() as conn:
-        row = await repo.by_id(conn, principal.user_id)
-        if row is None:
-            raise not_found("user")
-        if not await hasher.verify(row["password_hash"], body["current_password"]):
-            raise ApiError(403, "forbidden", "The current password is wrong.")
+        # Both argon2 steps before the transaction, which then holds its row lock briefly.
+        await ops.verify_own_password(conn, hasher, principal, body["current_password"])
         new_hash = await hasher.hash(body["new_password"])
         async with conn.transaction():
-            row = await repo.update(conn, principal.user_id, password_hash=new_hash,
-                                    type_=None, scopes=None)
-            await audit.user_event(conn, audit_repo.USER_CHANGED, principal, row,
-                                   {"password": "changed"}, source=source_of(request))
+            out = await ops.set_own_password(conn, principal, new_hash,
+                                             source=source_of(request))
     request.app[keys.AUTHN].forget_user(principal.user_id)
-    return web.json_response(render(row))
+    return web.json_response(out)
 
 
 @routes.patch("/users/{username}")
@@ -149,26 +103,14 @@ async def patch_me(request: web.Request) -> web.Response:
 async def patch_user(request: web.Request) -> web.Response:
     body = await load_body(request, UserUpdateSchema())
     hasher = request.app[keys.HASHER]
+    # Hashed before the transaction, so argon2 never runs while the users lock is held.
     new_hash = await hasher.hash(body["password"]) if "password" in body else None
     async with request.app[keys.POOL].acquire() as conn, conn.transaction():
-        row = await repo.by_name(conn, request.match_info["username"])
-        if row is None:
-            raise not_found("user")
-        type_ = body.get("type", row["type"])
-        scopes = body.get("scopes")
-        if scopes is not None:
-            scopes = stored_scopes(type_, scopes)
-        elif type_ != "admin":
-            scopes = [s for s in row["scopes"] if s not in ADMIN_ONLY_SCOPES]
-        if row["type"] == "admin" and type_ != "admin":
-            await keep_one_admin(conn)
-        row = await repo.update(conn, row["id"], password_hash=new_hash,
-                                type_=body.get("type"), scopes=scopes)
-        await audit.user_event(conn, audit_repo.USER_CHANGED, principal_of(request), row, {
-            **({"password": "changed"} if new_hash else {}),
-            **{k: body[k] for k in ("type", "scopes") if k in body}}, source=source_of(request))
-    request.app[keys.AUTHN].forget_user(row["id"])
-    return web.json_response(render(row))
+        out = await ops.update(conn, principal_of(request), request.match_info["username"],
+                               source=source_of(request), password_hash=new_hash,
+                               type_=body.get("type"), scopes=body.get("scopes"))
+    request.app[keys.AUTHN].forget_user(uuid.UUID(out["id"]))
+    return web.json_response(out)
 
 
 @routes.delete("/users/{username}")
@@ -177,21 +119,7 @@ async def patch_user(request: web.Request) -> web.Response:
      responses={204: None})
 async def delete_user(request: web.Request) -> web.Response:
     async with request.app[keys.POOL].acquire() as conn, conn.transaction():
-        row = await repo.by_name(conn, request.match_info["username"])
-        if row is None:
-            raise not_found("user")
-        if row["type"] == "admin":
-            await keep_one_admin(conn)
-        await repo.delete(conn, row["id"])
-        await audit.user_event(conn, audit_repo.USER_DELETED, principal_of(request), row,
-                               {"type": row["type"]}, source=source_of(request))
-    request.app[keys.AUTHN].forget_user(row["id"])
+        user_id = await ops.delete(conn, principal_of(request), request.match_info["username"],
+                                   source=source_of(request))
+    request.app[keys.AUTHN].forget_user(user_id)
     return web.Response(status=204)
-
-
-async def keep_one_admin(conn: asyncpg.Connection) -> None:
-    """409 when demoting or deleting an admin would leave none (HTTP and the sql: SDK).
-    Serialises concurrent demotions so two admins cannot both remove the other."""
-    await conn.execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
-    if await repo.count_admins(conn) <= 1:
-        raise ApiError(409, "conflict", "This is the last admin; make another admin first.")

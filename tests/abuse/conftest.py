@@ -15,8 +15,8 @@ from dataclasses import replace
 import pytest
 import redis.asyncio as aioredis
 
-from service.config import AbuseSettings
 from service.app import create_app
+from service.config import AbuseSettings
 from tests.assertions import connect
 from tests.conftest import ADMIN_PASSWORD, Api
 

@@ -6,8 +6,7 @@ import ipaddress
 
 import pytest
 
-from service.config import AbuseSettings
-from service.config import ConfigError, Settings
+from service.config import AbuseSettings, ConfigError, Settings
 
 
 def test_defaults_are_documented_values():

@@ -17,7 +17,7 @@ import asyncpg
 
 from service.app import create_app
 from service.auth.passwords import PasswordHasher
-from service.users.routes import create_user
+from service.users.ops import insert_user as create_user
 from tests.attacks.conftest import without_throttling
 
 SAMPLES = 80  # per case

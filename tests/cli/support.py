@@ -22,7 +22,7 @@ import asyncpg
 
 from service.auth.passwords import PasswordHasher
 from service.config import PROJECT_ROOT, Settings
-from service.users.routes import create_user
+from service.users.ops import insert_user as create_user
 from tests.servers import free_port, stop_process
 
 MRSM = Path(sys.executable).with_name("mrsm")

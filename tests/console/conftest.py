@@ -25,7 +25,7 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from service.auth.passwords import PasswordHasher
 from service.config import PROJECT_ROOT, Settings
-from service.users.routes import create_user
+from service.users.ops import insert_user as create_user
 from tests.servers import free_port
 
 CHROMIUM = "/usr/bin/chromium"

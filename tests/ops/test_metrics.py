@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
-from service.config import AbuseSettings
 from service.app import create_app
+from service.config import AbuseSettings
 from service.metrics import AUTH_CACHE, REGISTRY, FastCounter, FastHistogram
 from tests.conftest import ADMIN_PASSWORD
 
