@@ -18,7 +18,7 @@ from aiohttp import web
 from service.app import create_app
 from service.metrics import UNMATCHED
 from service.observability import ACCESS_LOGGER
-from tests.attacks.conftest import raw_exchange
+from tests.support.wire import raw_exchange
 
 
 async def leaked(request: web.Request) -> web.Response:
