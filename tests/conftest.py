@@ -1,5 +1,6 @@
-"""Fixtures: one real PostgreSQL per run, a clean slate per test, the real app over HTTP,
-and real service processes (tests.support.servers) for the tests that need one."""
+"""Fixtures: one real PostgreSQL per run, a clean slate per test, the real app over HTTP
+(throttling off, or on with small limits), and real service processes
+(tests.support.servers) for the tests that need one."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tests.support.api import ADMIN_PASSWORD, Api
 from tests.support.cli import ROOT_PASSWORD, env_changes
 from tests.support.db import test_database
 from tests.support.servers import Server, run_server
+from tests.support.throttling import LIMITS, Backend
 
 # Tables every test starts without rows; the schema and the JWT key stay.
 KEEP_TABLES = {"schema_migrations", "service_settings"}
@@ -61,7 +63,7 @@ def settings(database_url: str) -> Settings:
         db_pool_min=1,
         db_pool_max=4,
         access_log=False,
-        # Throttling off by default: many tests fail logins on purpose; tests/abuse turns it on.
+        # Throttling off by default: many tests fail logins on purpose; `tapi` turns it on.
         abuse=AbuseSettings(throttle_enabled=False),
     )
 
@@ -122,6 +124,37 @@ async def admin_headers(api: Api) -> dict[str, str]:
 async def user_headers(api: Api) -> dict[str, str]:
     await api.create_user("alice")
     return await api.bearer("alice")
+
+
+# Throttling on, for tests/abuse and tests/audit (which records throttles and addresses).
+@pytest.fixture(params=["postgres", "redis"])
+async def backend(request, database_url: str) -> AsyncIterator[Backend]:
+    """Where the throttle's counters live: a test using it (so `limits`, `tapi`) runs twice,
+    with them in PostgreSQL and in Redis (tests.support.throttling.REDIS_URL)."""
+    b = Backend(request.param, database_url)
+    yield b
+    await b.clean()
+
+
+@pytest.fixture
+def limits(backend: Backend) -> AbuseSettings:
+    """Throttling on with small budgets (LIMITS), X-Forwarded-For trusted from loopback."""
+    return backend.settings(LIMITS)
+
+
+@pytest.fixture
+async def tapi(aiohttp_client, make_settings, limits) -> Api:
+    """Like `api`, on an app with throttling on (`limits`, overridable per module)."""
+    settings = make_settings(abuse=limits)
+    client = await aiohttp_client(create_app(settings))
+    return Api(client, settings)
+
+
+@pytest.fixture
+async def tadmin(tapi: Api) -> dict[str, str]:
+    """An admin's bearer on `tapi`."""
+    await tapi.create_user("admin", ADMIN_PASSWORD, type_="admin")
+    return await tapi.bearer("admin", ADMIN_PASSWORD)
 
 
 @pytest.fixture
