@@ -35,8 +35,8 @@ import asyncpg
 
 from bench import wrk
 from service.config import PROJECT_ROOT
-from tests.db import test_database
-from tests.servers import free_port, run_server
+from tests.support.db import test_database
+from tests.support.servers import free_port, run_server
 
 ADMIN = ("bench-admin", "bench-admin-password")
 BARE_AGAIN = 10  # the bare app measured again in the rounds of (5)

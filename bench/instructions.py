@@ -37,8 +37,8 @@ from pathlib import Path
 
 from bench.auth import ADMIN, credentials, wait_listening
 from service.config import PROJECT_ROOT
-from tests.db import test_database
-from tests.servers import CHEAP_ARGON2, free_port, run_server, stop_process, wait_healthy
+from tests.support.db import test_database
+from tests.support.servers import CHEAP_ARGON2, free_port, run_server, stop_process, wait_healthy
 
 WARM_UP = 300
 # valgrind names the pipes callgrind_control talks through after $HOST, which the service

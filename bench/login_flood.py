@@ -20,8 +20,8 @@ import time
 
 import aiohttp
 
-from tests.db import test_database
-from tests.servers import run_server
+from tests.support.db import test_database
+from tests.support.servers import run_server
 
 FLOOD = 64
 ADMIN = ("bench-admin", "bench-admin-password")

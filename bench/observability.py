@@ -20,8 +20,8 @@ from contextlib import ExitStack
 
 from bench import wrk
 from bench.auth import ADMIN, credentials, measure
-from tests.db import test_database
-from tests.servers import run_server
+from tests.support.db import test_database
+from tests.support.servers import run_server
 
 VARIANTS = (("(0) request id + metrics (ACCESS_LOG=0)", "0"),
             ("(1) ... + the JSON log line (the default)", "1"))

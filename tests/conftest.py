@@ -1,26 +1,32 @@
-"""Fixtures: one real PostgreSQL per run, a clean slate per test, the real app over HTTP."""
+"""Fixtures: one real PostgreSQL per run, a clean slate per test, the real app over HTTP
+(throttling off, or on with small limits), and real service processes
+(tests.support.servers) for the tests that need one."""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
 from service.app import create_app
-from service.auth.passwords import PasswordHasher
 from service.config import AbuseSettings, Settings
-from service.users.ops import insert_user as create_user
-from tests.db import test_database
+from tests.support.api import ADMIN_PASSWORD, Api
+from tests.support.cli import ROOT_PASSWORD, env_changes
+from tests.support.db import test_database
+from tests.support.servers import Server, run_server
+from tests.support.throttling import LIMITS, Backend
 
 # Tables every test starts without rows; the schema and the JWT key stay.
 KEEP_TABLES = {"schema_migrations", "service_settings"}
-ADMIN_PASSWORD = "admin-password-1"  # noqa: S105 (a test fixture)
-USER_PASSWORD = "user-password-1"  # noqa: S105
+# The admin a `start_service` process is started with (Server.admin).
+PROCESS_ADMIN = ("fault-admin", "fault-admin-password")
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +62,7 @@ def settings(database_url: str) -> Settings:
         db_pool_min=1,
         db_pool_max=4,
         access_log=False,
-        # Throttling off by default: many tests fail logins on purpose; tests/abuse turns it on.
+        # Throttling off by default: many tests fail logins on purpose; `tapi` turns it on.
         abuse=AbuseSettings(throttle_enabled=False),
     )
 
@@ -102,48 +108,6 @@ async def client(aiohttp_client, settings: Settings) -> TestClient:
     return await aiohttp_client(create_app(settings))
 
 
-class Api:
-    """Small helpers over the real HTTP API, for arranging tests."""
-
-    def __init__(self, client: TestClient, settings: Settings) -> None:
-        self.client = client
-        self.settings = settings
-
-    async def create_user(self, username: str, password: str = USER_PASSWORD, *,
-                          type_: str = "user", scopes: list[str] | None = None) -> dict:
-        hasher = PasswordHasher(self.settings)
-        conn = await asyncpg.connect(self.settings.database_url)
-        try:
-            row = await create_user(conn, hasher, username=username, password=password,
-                                    type_=type_, scopes=scopes)
-        finally:
-            await conn.close()
-            hasher.close()
-        return dict(row)
-
-    async def login(self, username: str, password: str, **extra: str) -> str:
-        resp = await self.client.post("/login", data={"grant_type": "password",
-                                                      "username": username,
-                                                      "password": password, **extra})
-        assert resp.status == 200, await resp.text()
-        return (await resp.json())["access_token"]
-
-    async def bearer(self, username: str, password: str = USER_PASSWORD) -> dict[str, str]:
-        return {"Authorization": f"Bearer {await self.login(username, password)}"}
-
-    async def create_token(self, headers: dict[str, str], **body: Any) -> dict:
-        resp = await self.client.post("/tokens", json=body, headers=headers)
-        assert resp.status == 201, await resp.text()
-        return await resp.json()
-
-    async def client_credentials(self, token: dict, **extra: str) -> str:
-        resp = await self.client.post("/login", data={"grant_type": "client_credentials",
-                                                      "client_id": token["id"],
-                                                      "client_secret": token["secret"], **extra})
-        assert resp.status == 200, await resp.text()
-        return (await resp.json())["access_token"]
-
-
 @pytest.fixture
 def api(client: TestClient, settings: Settings) -> Api:
     return Api(client, settings)
@@ -159,3 +123,65 @@ async def admin_headers(api: Api) -> dict[str, str]:
 async def user_headers(api: Api) -> dict[str, str]:
     await api.create_user("alice")
     return await api.bearer("alice")
+
+
+# Throttling on, for tests/abuse and tests/audit (which records throttles and addresses).
+@pytest.fixture(params=["postgres", "redis"])
+async def backend(request, database_url: str) -> AsyncIterator[Backend]:
+    """Where the throttle's counters live: a test using it (so `limits`, `tapi`) runs twice,
+    with them in PostgreSQL and in Redis (tests.support.throttling.REDIS_URL)."""
+    b = Backend(request.param, database_url)
+    yield b
+    await b.clean()
+
+
+@pytest.fixture
+def limits(backend: Backend) -> AbuseSettings:
+    """Throttling on with small budgets (LIMITS), X-Forwarded-For trusted from loopback."""
+    return backend.settings(LIMITS)
+
+
+@pytest.fixture
+async def tapi(aiohttp_client, make_settings, limits) -> Api:
+    """Like `api`, on an app with throttling on (`limits`, overridable per module)."""
+    settings = make_settings(abuse=limits)
+    client = await aiohttp_client(create_app(settings))
+    return Api(client, settings)
+
+
+@pytest.fixture
+async def tadmin(tapi: Api) -> dict[str, str]:
+    """An admin's bearer on `tapi`."""
+    await tapi.create_user("admin", ADMIN_PASSWORD, type_="admin")
+    return await tapi.bearer("admin", ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def start_service(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """start_service(dsn, **env) -> a running service on `dsn`, stopped after the test.
+
+    One worker, PROCESS_ADMIN as its admin, DB_TIMEOUT 2 s, a pool of 1 to 4 connections
+    (`env` may change any of them); its output is kept for `Server.log()`.
+    """
+    numbers = itertools.count(1)
+    with ExitStack() as stack:
+        def start(dsn: str, **env: str) -> Server:
+            log = tmp_path / f"service-{next(numbers)}.log"
+            return stack.enter_context(run_server(dsn, workers=1, log=log, **{
+                "ADMIN_USERNAME": PROCESS_ADMIN[0], "ADMIN_PASSWORD": PROCESS_ADMIN[1],
+                "DB_TIMEOUT": "2", "DB_POOL_MIN": "1", "DB_POOL_MAX": "4", **env}))
+
+        yield start
+
+
+@pytest.fixture(scope="session")
+def api_server(database_url: str, tmp_path_factory) -> Iterator[Server]:
+    """The service the `api:` instances of tests/cli and tests/sdk reach: one per session,
+    with root as its admin and last-used times flushed every second; stopped before the
+    session's database is dropped."""
+    log = tmp_path_factory.mktemp("server") / "service.log"
+    with run_server(database_url, log=log, **env_changes(
+            database_url, log.with_suffix(".toml"), PYTHONWARNINGS=None,
+            ADMIN_USERNAME="root", ADMIN_PASSWORD=ROOT_PASSWORD, ACCESS_LOG="0",
+            LAST_USED_FLUSH_SECONDS="1")) as server:
+        yield server

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from tests.assertions import (
+from tests.support.assertions import (
     assert_error,
 )
 

@@ -16,7 +16,7 @@ from service.app import create_app
 from service.auth.scopes import requires
 from service.metrics import UNMATCHED
 from service.observability import ACCESS_LOGGER
-from tests.attacks.conftest import raw_exchange
+from tests.support.wire import raw_exchange
 
 
 async def leaked(request: web.Request) -> web.Response:

@@ -8,7 +8,7 @@ import pytest
 
 from service.config import PROJECT_ROOT
 from service.db import load_migrations, migrate, rollback
-from tests.db import create_database, drop_database, with_database
+from tests.support.db import create_database, drop_database, with_database
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from service.auth.apikeys import make_api_key, new_secret
-from tests.abuse.conftest import LIMITS, from_ip
-from tests.assertions import assert_error, bearer
+from tests.support.assertions import assert_error, bearer
+from tests.support.throttling import LIMITS, from_ip
 
 ATTACKER = "203.0.113.66"
 DEVICE = "198.51.100.20"
@@ -116,7 +116,7 @@ async def test_throttling_can_be_turned_off(api, user_headers):
 
 async def test_another_process_learns_a_block_at_its_first_failure(tapi, aiohttp_client):
     from service.app import create_app
-    from tests.conftest import Api
+    from tests.support.api import Api
 
     token = await make_token(tapi)
     forged = make_api_key(token["id"], new_secret())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from service.app import create_app
-from tests.conftest import Api
+from tests.support.api import Api
 
 FLOOD = 64
 

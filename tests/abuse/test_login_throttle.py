@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from service.app import create_app
-from tests.abuse.conftest import LIMITS, from_ip, password_login
-from tests.assertions import assert_error
-from tests.conftest import USER_PASSWORD, Api
+from tests.support.api import USER_PASSWORD, Api
+from tests.support.assertions import assert_error
+from tests.support.throttling import LIMITS, from_ip, password_login
 
 ATTACKER = "203.0.113.66"
 OWNER = "198.51.100.7"

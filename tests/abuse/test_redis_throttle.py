@@ -15,9 +15,9 @@ from service import keys
 from service.abuse.stores import RedisStore
 from service.app import create_app
 from service.auth.apikeys import make_api_key, new_secret
-from tests.abuse.conftest import LIMITS, Backend, from_ip, password_login
-from tests.assertions import assert_error, connect
-from tests.conftest import USER_PASSWORD, Api
+from tests.support.api import USER_PASSWORD, Api
+from tests.support.assertions import assert_error, connect
+from tests.support.throttling import LIMITS, Backend, from_ip, password_login
 
 ATTACKER = "203.0.113.66"
 OWNER = "198.51.100.7"

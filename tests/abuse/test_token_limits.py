@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.abuse.conftest import from_ip
-from tests.assertions import assert_error, bearer
+from tests.support.assertions import assert_error, bearer
+from tests.support.throttling import from_ip
 
 
 async def test_limits_are_null_by_default_and_shown_everywhere(tapi, tadmin):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD
+from tests.support.api import ADMIN_PASSWORD, USER_PASSWORD
 
 SQL = [
     "' OR '1'='1",

@@ -9,8 +9,8 @@ import time
 import jwt
 import pytest
 
-from tests.attacks.conftest import JWT_KEY
-from tests.conftest import ADMIN_PASSWORD
+from tests.support.api import ADMIN_PASSWORD
+from tests.support.attacks import JWT_KEY
 
 
 def b64(data: dict) -> str:

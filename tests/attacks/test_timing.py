@@ -18,7 +18,7 @@ import asyncpg
 from service.app import create_app
 from service.auth.passwords import PasswordHasher
 from service.users.ops import insert_user as create_user
-from tests.attacks.conftest import without_throttling
+from tests.support.attacks import without_throttling
 
 SAMPLES = 80  # per case
 WARM_UP = 3

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from tests.attacks.conftest import raw_request
+from tests.support.wire import raw_request
 
 
 def get(path: str, *headers: bytes) -> bytes:

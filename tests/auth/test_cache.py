@@ -12,7 +12,7 @@ from service import keys
 from service.app import create_app
 from service.auth.cache import CredentialCache
 from service.auth.principal import Principal
-from tests.conftest import ADMIN_PASSWORD, Api
+from tests.support.api import ADMIN_PASSWORD, Api
 
 
 def _authn(client):

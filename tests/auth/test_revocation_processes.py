@@ -8,8 +8,8 @@ import aiohttp
 import asyncpg
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD
-from tests.servers import run_server
+from tests.support.api import ADMIN_PASSWORD
+from tests.support.servers import run_server
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Fixtures for the `mrsm` console script: its environment and a running service."""
+"""Fixtures for the `mrsm` console script: its environment and the people it acts for."""
 
 from __future__ import annotations
 
@@ -10,23 +10,16 @@ import pytest
 
 from service.cli import main
 from service.sdk import clear_connectors
-from tests.cli.support import (
-    CHEAP_ARGON2,
+from tests.support.cli import (
     PASSWORD,
     ROOT_PASSWORD,
     Result,
-    Server,
     add_user,
     base_env,
     run_mrsm,
     run_mrsm_tty,
 )
-
-
-@pytest.fixture(scope="session")
-def server(database_url: str, tmp_path_factory) -> Iterator[Server]:
-    yield Server.shared(database_url, tmp_path_factory.mktemp("server") / "service.log")
-    Server.stop_shared()
+from tests.support.servers import CHEAP_ARGON2, Server
 
 
 @pytest.fixture
@@ -60,10 +53,10 @@ async def users(database_url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def as_user(server: Server) -> Callable[[str, str], dict[str, str]]:
+def as_user(api_server: Server) -> Callable[[str, str], dict[str, str]]:
     """The environment variables of an api:main instance logged in as a user."""
     def env_for(username: str, password: str = PASSWORD) -> dict[str, str]:
-        return {"MRSM_API_URL": server.url, "MRSM_API_USERNAME": username,
+        return {"MRSM_API_URL": api_server.base_url, "MRSM_API_USERNAME": username,
                 "MRSM_API_PASSWORD": password}
     return env_for
 

@@ -6,11 +6,11 @@ import json
 import time
 
 from service.auth.apikeys import make_api_key
-from tests.cli.support import ROOT_PASSWORD, free_port
-from tests.servers import status_of
+from tests.support.cli import ROOT_PASSWORD
+from tests.support.servers import free_port, status_of
 
 
-def test_register_token_skips_the_owner_prompt(mrsm_tty, cli, users, as_user, server):
+def test_register_token_skips_the_owner_prompt(mrsm_tty, cli, users, as_user, api_server):
     result = mrsm_tty(["register", "token", "-i", "api:main"],
                       ["thermo", "", "read:pipes", "y"], **as_user("alice"))
     assert result.returncode == 0, result.stderr
@@ -25,7 +25,7 @@ def test_register_token_skips_the_owner_prompt(mrsm_tty, cli, users, as_user, se
     fields = {name.strip(): value.strip() for name, _, value in
               (line.partition(": ") for line in result.stdout.splitlines()) if value}
     assert fields["API Key"] == make_api_key(fields["Client ID"], fields["Client Secret"])
-    assert status_of(server.url, fields["API Key"]) == 200
+    assert status_of(api_server.base_url, fields["API Key"]) == 200
     # The service records the use (flushed every second here); the table shows it.
     deadline = time.monotonic() + 10
     while True:
@@ -88,35 +88,36 @@ def test_users_over_http_need_an_admin(cli, users, as_user):
 
 
 def test_credentials_from_an_api_key_client_credentials_or_a_config_file(
-        cli, users, as_user, server, tmp_path):
+        cli, users, as_user, api_server, tmp_path):
     token = json.loads(cli("register", "token", "--user", "alice", "--label", "k", "--yes",
                            "--json").stdout)
-    by_key = cli("show", "tokens", "--json", "-i", "api:main", MRSM_API_URL=server.url,
+    by_key = cli("show", "tokens", "--json", "-i", "api:main", MRSM_API_URL=api_server.base_url,
                  MRSM_API_KEY=token["api_key"])
     assert by_key.returncode == 0, by_key.stderr
     assert json.loads(by_key.stdout)["total"] == 1
-    by_client = cli("show", "tokens", "--json", "-i", "api:main", MRSM_API_URL=server.url,
+    by_client = cli("show", "tokens", "--json", "-i", "api:main", MRSM_API_URL=api_server.base_url,
                     MRSM_API_CLIENT_ID=token["id"], MRSM_API_CLIENT_SECRET=token["secret"])
     assert by_client.returncode == 0, by_client.stderr
     config = tmp_path / "config.toml"
-    config.write_text(f'[api.lab]\nurl = "{server.url}"\nusername = "alice"\n'
+    config.write_text(f'[api.lab]\nurl = "{api_server.base_url}"\nusername = "alice"\n'
                       f'password = "user-password-1"\n')
     by_file = cli("show", "tokens", "--json", "-i", "api:lab", MRSM_CONFIG=str(config))
     assert by_file.returncode == 0, by_file.stderr
     assert json.loads(by_file.stdout)["items"][0]["id"] == token["id"]
 
 
-def test_api_failures_are_one_line(cli, users, as_user, server, tmp_path):
+def test_api_failures_are_one_line(cli, users, as_user, api_server, tmp_path):
     cases = [
         ({**as_user("alice", "wrong-password")},
          "mrsm: Login failed: The username or password is wrong."),
-        ({"MRSM_API_URL": server.url}, "mrsm: api:main has no credentials: set MRSM_API_KEY"),
+        ({"MRSM_API_URL": api_server.base_url},
+         "mrsm: api:main has no credentials: set MRSM_API_KEY"),
         ({"MRSM_API_USERNAME": "alice"}, "mrsm: api:main has no URL: set MRSM_API_URL"),
         ({**as_user("alice"), "MRSM_API_URL": f"http://127.0.0.1:{free_port()}"},
          "mrsm: Cannot reach http://127.0.0.1:"),
-        ({"MRSM_API_URL": server.url, "MRSM_API_KEY": "mrsm-key:bm90LWEta2V5"},
+        ({"MRSM_API_URL": api_server.base_url, "MRSM_API_KEY": "mrsm-key:bm90LWEta2V5"},
          "mrsm: The credential is invalid, expired or revoked."),
-        ({**as_user("alice"), "MRSM_API_URL": server.url.removeprefix("http://")},
+        ({**as_user("alice"), "MRSM_API_URL": api_server.base_url.removeprefix("http://")},
          "mrsm: api:main: the URL must start with http:// or https://"),
     ]
     for env, message in cases:
@@ -133,11 +134,11 @@ def test_api_failures_are_one_line(cli, users, as_user, server, tmp_path):
     assert broken.error_line.startswith(f"mrsm: Cannot read the config file {bad_file}:")
 
 
-def test_a_token_invalidated_on_sql_stops_working_on_the_service(cli, users, server):
+def test_a_token_invalidated_on_sql_stops_working_on_the_service(cli, users, api_server):
     token = json.loads(cli("register", "token", "--user", "alice", "--yes", "--json").stdout)
-    assert status_of(server.url, token["api_key"]) == 200
+    assert status_of(api_server.base_url, token["api_key"]) == 200
     assert cli("invalidate", "token", token["id"]).returncode == 0
     deadline = time.monotonic() + 5  # a cache may hold it until the database says otherwise
-    while status_of(server.url, token["api_key"]) != 401:
+    while status_of(api_server.base_url, token["api_key"]) != 401:
         assert time.monotonic() < deadline, "the service still accepts an invalidated token"
         time.sleep(0.05)

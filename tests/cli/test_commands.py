@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
-import time
 import urllib.request
 
 import pytest
 
 from service.cli import COMMANDS
-from tests.cli.support import MRSM, free_port
-from tests.db import create_database, drop_database, with_database
+from tests.support.cli import MRSM, env_changes
+from tests.support.db import create_database, drop_database, with_database
+from tests.support.servers import free_port, run_server
 
 
 def test_no_words_prints_the_help(cli):
@@ -78,31 +77,19 @@ def test_migrate_is_python_m_service_migrate(mrsm):
     assert result.stdout == "applied: nothing (up to date)\n"
 
 
-def test_start_api_serves_like_python_m_service(env):
-
-
+def test_start_api_serves_like_python_m_service(database_url, tmp_path):
     port = free_port()
-    proc = subprocess.Popen([str(MRSM), "start", "api", "--port", str(port)],
-                            env={**env, "ADMIN_USERNAME": "root",
-                                 "ADMIN_PASSWORD": "root-password-1", "ACCESS_LOG": "0"},
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz",  # noqa: S310
-                                            timeout=1) as resp:
-                    assert json.load(resp) == {"status": "ok"}
-                    break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "did not start"
-                time.sleep(0.1)
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=15)
-    assert f"mrsm-tokens listening on http://127.0.0.1:{port}" in out
-    assert proc.returncode == 0
+    command = [str(MRSM), "start", "api", "--port", str(port)]
+    # No PORT (nor HOST) in its environment: the port it listens on is the option's.
+    with run_server(database_url, port=port, command=command, log=tmp_path / "start-api.log",
+                    **env_changes(database_url, tmp_path / "absent.toml", PORT=None, HOST=None,
+                                  ADMIN_USERNAME="root", ADMIN_PASSWORD="root-password-1",
+                                  ACCESS_LOG="0")) as server:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz",  # noqa: S310
+                                    timeout=1) as resp:
+            assert json.load(resp) == {"status": "ok"}
+    assert f"mrsm-tokens listening on http://127.0.0.1:{port}" in server.log()
+    assert server.process.returncode == 0
 
 
 async def test_migrate_makes_an_empty_database_usable(mrsm, server_dsn):

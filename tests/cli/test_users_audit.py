@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from service.config import PROJECT_ROOT
-from tests.assertions import connect
+from tests.support.assertions import connect
 
 # The console script imports whichever `service` the interpreter has installed, which
 # need not be this checkout; PYTHONPATH makes the subprocess run the code under test.

@@ -8,7 +8,7 @@ import asyncpg
 
 from service.auth.passwords import PasswordHasher
 from service.users.schemas import UserListSchema, UserSchema
-from tests.cli.support import cheap_settings
+from tests.support.cli import cheap_settings
 
 
 async def _password_matches(database_url: str, username: str, password: str) -> bool:

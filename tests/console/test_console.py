@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import expect
 
 from service.config import PROJECT_ROOT
-from tests.console.conftest import ADMIN, ALICE, run_service
+from tests.support.console import ADMIN, ALICE, console_service
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -41,8 +41,8 @@ async def close_created(page) -> None:
     await expect(created).to_be_hidden()
 
 
-async def test_token_lifecycle_create_use_edit_invalidate_delete(console, server, people):
-    page, http = await console.sign_in(*ADMIN), server.http
+async def test_token_lifecycle_create_use_edit_invalidate_delete(console, http, people):
+    page = await console.sign_in(*ADMIN)
     await expect(page.get_by_text("No tokens yet")).to_be_visible()
 
     await page.get_by_role("button", name="New token").click()
@@ -155,8 +155,7 @@ async def test_token_lifecycle_create_use_edit_invalidate_delete(console, server
 
 
 async def test_users_see_only_their_own_tokens_and_admins_see_every_owner(
-        console, server, people):
-    http = server.http
+        console, http, people):
     await http.create_token(await http.bearer(*ADMIN), label="admin-only")
     await http.create_token(await http.bearer(*ALICE), label="alice-sensor")
 
@@ -195,9 +194,9 @@ async def test_users_see_only_their_own_tokens_and_admins_see_every_owner(
                  ).to_be_visible()
 
 
-async def test_a_label_with_html_is_shown_as_text(console, server, people):
+async def test_a_label_with_html_is_shown_as_text(console, http, people):
     label = "<img src=x onerror=alert(1)>"
-    await server.http.create_token(await server.http.bearer(*ADMIN), label=label)
+    await http.create_token(await http.bearer(*ADMIN), label=label)
     page = await console.sign_in(*ADMIN)
     await expect(page.get_by_role("rowheader", name=label, exact=True)).to_have_text(label)
     assert await page.locator("img").count() == 0
@@ -213,10 +212,10 @@ async def test_a_label_with_html_is_shown_as_text(console, server, people):
     # The console fixture also checks that no alert() ran and no script error happened.
 
 
-async def test_expiration_is_picked_in_local_time_and_sent_in_utc(console_factory, server,
+async def test_expiration_is_picked_in_local_time_and_sent_in_utc(console_factory, http,
                                                                    people):
     console = await console_factory(timezone_id="Asia/Kolkata")  # UTC+05:30, no summer time
-    page, http = await console.sign_in(*ALICE), server.http
+    page = await console.sign_in(*ALICE)
     await expect(page.get_by_text("Times are in your time zone, Asia/")).to_be_visible()
 
     await page.get_by_role("button", name="New token").click()
@@ -245,7 +244,7 @@ async def test_expiration_is_picked_in_local_time_and_sent_in_utc(console_factor
     assert (await http.call("GET", f"/tokens/{client_id}", headers=alice))[1]["expiration"] is None
 
 
-async def test_api_errors_are_shown_in_words_next_to_the_action(console, server, people):
+async def test_api_errors_are_shown_in_words_next_to_the_action(console, http, people):
     page = console.page
     await page.get_by_label("Username").fill("alice")
     await page.get_by_label("Password").fill("not-her-password")
@@ -253,7 +252,7 @@ async def test_api_errors_are_shown_in_words_next_to_the_action(console, server,
     await expect(page.get_by_role("alert")).to_have_text("The username or password is wrong.")
     await expect(page.get_by_label("Username")).to_have_value("alice")
 
-    await server.http.create_token(await server.http.bearer(*ALICE), label="taken")
+    await http.create_token(await http.bearer(*ALICE), label="taken")
     page = await console.sign_in(*ALICE)
     await page.get_by_role("button", name="New token").click()
     dialog = page.get_by_role("dialog", name="New token")
@@ -277,8 +276,8 @@ async def test_api_errors_are_shown_in_words_next_to_the_action(console, server,
 
 
 async def test_an_ended_session_asks_to_sign_in_again_and_keeps_what_was_typed(
-        console, server, people):
-    page, http = await console.sign_in(*ALICE), server.http
+        console, http, people):
+    page = await console.sign_in(*ALICE)
     await page.get_by_role("button", name="New token").click()
     dialog = page.get_by_role("dialog", name="New token")
     await dialog.get_by_label("Label").fill("typed-before-expiry")
@@ -311,8 +310,8 @@ async def test_an_ended_session_asks_to_sign_in_again_and_keeps_what_was_typed(
     assert token["scopes"] == ["read:pipes"]
 
 
-async def test_sign_out_from_the_sign_in_again_dialog(console, server, people):
-    page, http = await console.sign_in(*ALICE), server.http
+async def test_sign_out_from_the_sign_in_again_dialog(console, http, people):
+    page = await console.sign_in(*ALICE)
     await http.call("PATCH", "/users/alice", headers=await http.bearer(*ADMIN),
                     body={"password": "alice-new-password"})
     await page.get_by_role("button", name="Refresh").click()
@@ -328,8 +327,8 @@ async def test_sign_out_from_the_sign_in_again_dialog(console, server, people):
     await console.sign_in("alice", "alice-new-password")
 
 
-async def test_keyboard_only_on_a_narrow_screen(console_factory, server, people):
-    await server.http.create_token(await server.http.bearer(*ALICE), label="phone-made")
+async def test_keyboard_only_on_a_narrow_screen(console_factory, http, people):
+    await http.create_token(await http.bearer(*ALICE), label="phone-made")
     console = await console_factory(viewport={"width": 390, "height": 844})
     page = console.page
     keys = page.keyboard
@@ -386,7 +385,7 @@ async def test_keyboard_only_on_a_narrow_screen(console_factory, server, people)
 
 async def test_never_expires_is_not_offered_when_the_policy_forbids_it(
         console_factory, database_url, people):
-    async with run_service(database_url, "max-ttl", TOKEN_MAX_TTL_DAYS="30") as limited:
+    async with console_service(database_url, "max-ttl", TOKEN_MAX_TTL_DAYS="30") as limited:
         console = await console_factory(target=limited)
         page = await console.sign_in(*ALICE)
         await page.get_by_role("button", name="New token").click()
@@ -400,13 +399,12 @@ async def test_never_expires_is_not_offered_when_the_policy_forbids_it(
         await expect(dialog).to_be_hidden()
 
 
-async def test_the_readme_screenshot(console, server, people):
+async def test_the_readme_screenshot(console, http, people):
     """The README's picture of Settings > Tokens, made from a real page.
 
     Saved under test-artifacts/ on every run; copied over docs/img/ (a tracked file) only
     with UPDATE_README_IMAGE=1, so that running the tests leaves the work tree clean.
     """
-    http = server.http
     admin, alice = await http.bearer(*ADMIN), await http.bearer(*ALICE)
     await http.create_token(alice, label="greenhouse-sensor-3",
                             scopes=["read:pipes", "write:pipes"])

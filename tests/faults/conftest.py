@@ -1,4 +1,4 @@
-"""Fixtures for fault tests: a private PostgreSQL (module-wide) and service processes."""
+"""Fixtures for fault tests: a private PostgreSQL (module-wide); `start_service` is global."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import PrivatePostgres, start_service  # noqa: F401 (a fixture)
+from tests.support.db import PrivatePostgres
 
 
 @pytest.fixture(scope="module")

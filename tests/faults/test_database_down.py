@@ -32,7 +32,7 @@ def test_database_down_answers_503_never_200_and_recovers(private_pg, service_wi
     service, bearer, token = service_with_token
     key = {"Authorization": token["api_key"]}
     assert service.request("GET", "/users/me", headers=key).status == 200  # cached from here
-    pid = service.proc.pid
+    pid = service.process.pid
 
     private_pg.stop()
     try:
@@ -63,7 +63,7 @@ def test_database_down_answers_503_never_200_and_recovers(private_pg, service_wi
     resp = service.request("GET", "/tokens", headers=bearer)
     assert resp.status == 200
     assert token["id"] in {t["id"] for t in resp.json()["items"]}
-    assert service.proc.poll() is None and service.proc.pid == pid  # no restart
+    assert service.process.poll() is None and service.process.pid == pid  # no restart
     # The log is JSON lines (the one plain line is the listening banner on stdout); the
     # outage shows as 503s and warnings, never as an error or an unhandled exception.
     records = [json.loads(line) for line in service.log().splitlines() if line.startswith("{")]

@@ -6,7 +6,7 @@ import time
 
 from service import keys
 from service.app import create_app
-from tests.conftest import ADMIN_PASSWORD
+from tests.support.api import ADMIN_PASSWORD
 
 
 async def test_requests_get_503_when_no_connection_frees_up(aiohttp_client, api, make_settings):

@@ -10,8 +10,6 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.processes import ADMIN
-
 SHUTDOWN_TIMEOUT = 10  # service.server.run_worker's shutdown_timeout
 
 
@@ -39,7 +37,8 @@ def test_sigterm_stops_accepting_and_finishes_in_flight_requests(private_pg, sta
     # 30 it took 0.4 s, less than the time to see the port refused): it is still being
     # worked on when SIGTERM arrives, and done well before the shutdown timeout.
     service = start_service(private_pg.dsn, ARGON2_TIME_COST="100", ARGON2_MEMORY_COST="16384")
-    form = urlencode({"grant_type": "password", "username": ADMIN[0], "password": ADMIN[1]})
+    username, password = service.admin
+    form = urlencode({"grant_type": "password", "username": username, "password": password})
     with ThreadPoolExecutor(1) as pool:
         in_flight = pool.submit(service.request, "POST", "/login", body=form, headers={
             "Content-Type": "application/x-www-form-urlencoded"})
@@ -54,7 +53,7 @@ def test_sigterm_stops_accepting_and_finishes_in_flight_requests(private_pg, sta
         resp = in_flight.result(timeout=SHUTDOWN_TIMEOUT)
     assert resp.status == 200, resp.body
     assert resp.json()["access_token"]
-    assert service.proc.wait(timeout=SHUTDOWN_TIMEOUT + 5) == 0
+    assert service.process.wait(timeout=SHUTDOWN_TIMEOUT + 5) == 0
     assert time.monotonic() - started < SHUTDOWN_TIMEOUT
 
 
@@ -68,7 +67,7 @@ def test_a_stalled_client_cannot_hold_shutdown_for_ever(private_pg, start_servic
     time.sleep(0.3)
     started = time.monotonic()
     service.signal(signal.SIGTERM)
-    assert service.proc.wait(timeout=SHUTDOWN_TIMEOUT + 5) == 0
+    assert service.process.wait(timeout=SHUTDOWN_TIMEOUT + 5) == 0
     assert time.monotonic() - started < SHUTDOWN_TIMEOUT + 3
     sock.close()
 
@@ -83,8 +82,8 @@ def test_a_created_token_survives_kill_9_and_an_immediate_postgres_stop(private_
     assert resp.status == 201
     token = resp.json()
     # No grace for anyone: the service dies at once, then PostgreSQL crashes.
-    service.proc.send_signal(signal.SIGKILL)
-    service.proc.wait(timeout=5)
+    service.process.send_signal(signal.SIGKILL)
+    service.process.wait(timeout=5)
     private_pg.stop()
     private_pg.start()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.pipes.conftest import DATA, PIPE, error_of
+from tests.support.pipes import DATA, PIPE, error_of
 
 ROWS = [{"timestamp": "2024-01-01T00:00:00Z", "temperature": 21.5}]
 NEW_PIPE = {"connector_keys": "dev:7", "metric_key": "temperature"}

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.pipes.conftest import PIPE, error_of
+from tests.support.pipes import PIPE, error_of
 
 
 async def register(client, headers, **body):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.pipes.conftest import DATA, error_of, hourly, read, stored, write
+from tests.support.pipes import DATA, error_of, hourly, read, stored, write
 
 
 async def test_read_range_and_limit(client, owner_headers, pipe):

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from service.pipes.rows import MAX_ROWS
-from tests.pipes.conftest import DATA, PIPE, error_of, hourly, read, stored, write
+from tests.support.pipes import DATA, PIPE, error_of, hourly, read, stored, write
 
 
 async def test_write_counts_inserted_and_updated(client, owner_headers, pipe):

@@ -1,4 +1,4 @@
-"""Fixtures for the Python API: this run's database as sql:main, a service as api:main."""
+"""Fixtures for the Python API: this run's database as sql:main, `api_server` as api:main."""
 
 from __future__ import annotations
 
@@ -9,13 +9,8 @@ from pathlib import Path
 import pytest
 
 from service.sdk import clear_connectors
-from tests.cli.support import CHEAP_ARGON2, PASSWORD, ROOT_PASSWORD, Server, add_user
-
-
-@pytest.fixture(scope="session")
-def server(database_url: str, tmp_path_factory) -> Iterator[Server]:
-    yield Server.shared(database_url, tmp_path_factory.mktemp("server") / "service.log")
-    Server.stop_shared()
+from tests.support.cli import PASSWORD, ROOT_PASSWORD, add_user
+from tests.support.servers import CHEAP_ARGON2, Server
 
 
 @pytest.fixture(autouse=True)
@@ -40,10 +35,10 @@ async def users(database_url: str) -> None:
 
 
 @pytest.fixture
-def login_as(monkeypatch, server: Server) -> Callable[..., None]:
+def login_as(monkeypatch, api_server: Server) -> Callable[..., None]:
     """Make api:main log in as this user (from the environment, as a script would)."""
     def login(username: str, password: str = PASSWORD) -> None:
-        monkeypatch.setenv("MRSM_API_URL", server.url)
+        monkeypatch.setenv("MRSM_API_URL", api_server.base_url)
         monkeypatch.setenv("MRSM_API_USERNAME", username)
         monkeypatch.setenv("MRSM_API_PASSWORD", password)
         clear_connectors()

@@ -10,7 +10,7 @@ import pytest
 
 from service.config import PROJECT_ROOT
 from service.sdk.sql import SQLConnector
-from tests.cli.support import add_user, base_env
+from tests.support.cli import add_user, base_env
 
 EXAMPLES = PROJECT_ROOT / "examples"
 
@@ -29,9 +29,9 @@ async def _tokens(database_url: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("instance", ["sql:main", "api:main"])
-async def test_the_four_examples_in_order(instance, database_url, server, tmp_path):
+async def test_the_four_examples_in_order(instance, database_url, api_server, tmp_path):
     await add_user(database_url, "myuser", "myuser-password-1")
-    env = base_env(database_url, tmp_path / "absent.toml", MRSM_API_URL=server.url,
+    env = base_env(database_url, tmp_path / "absent.toml", MRSM_API_URL=api_server.base_url,
                    MRSM_API_USERNAME="myuser", MRSM_API_PASSWORD="myuser-password-1")
 
     out = _run("01_create_token.py", env, instance)

@@ -12,8 +12,8 @@ import service as mrsm
 from service import Token, User
 from service.auth.apikeys import make_api_key
 from service.auth.scopes import DEFAULT_USER_SCOPES
-from tests.cli.support import ROOT_PASSWORD, free_port
-from tests.servers import status_of
+from tests.support.cli import ROOT_PASSWORD
+from tests.support.servers import free_port, status_of
 
 
 def _stored(database_url: str, token_id) -> dict | None:
@@ -32,7 +32,7 @@ def _stored(database_url: str, token_id) -> dict | None:
 
 
 @pytest.mark.parametrize("instance", ["sql:main", "api:main"])
-def test_the_seed_walkthrough(instance, users, login_as, server, database_url):
+def test_the_seed_walkthrough(instance, users, login_as, api_server, database_url):
     login_as("alice")
     # Creating a token.
     user = User("alice", instance=instance)
@@ -42,7 +42,7 @@ def test_the_seed_walkthrough(instance, users, login_as, server, database_url):
     assert msg == f"Registered token 'my-iot-device' ({token.id})."
     assert token.get_api_key() == make_api_key(token.id, token.secret)
     assert token.get_api_key().startswith("mrsm-key:")
-    assert status_of(server.url, token.get_api_key()) == 200
+    assert status_of(api_server.base_url, token.get_api_key()) == 200
     stored = _stored(database_url, token.id)
     assert (stored["label"], stored["username"]) == ("my-iot-device", "alice")
     assert stored["scopes"] == list(DEFAULT_USER_SCOPES)
@@ -67,7 +67,7 @@ def test_the_seed_walkthrough(instance, users, login_as, server, database_url):
     assert success, msg
     assert fetched.is_valid is False
     assert _stored(database_url, token.id)["invalidated_at"] is not None
-    assert status_of(server.url, token.get_api_key()) == 401
+    assert status_of(api_server.base_url, token.get_api_key()) == 401
     assert conn.get_tokens(user=user)[0].is_valid is False  # invalidated, still listed
     success, msg = fetched.delete()
     assert success, msg

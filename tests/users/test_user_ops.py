@@ -18,8 +18,8 @@ from service.db import create_pool
 from service.errors import ApiError
 from service.tokens.ops import OPERATOR
 from service.users import ops
-from tests.assertions import assert_error, connect
-from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD
+from tests.support.api import ADMIN_PASSWORD, USER_PASSWORD
+from tests.support.assertions import assert_error, connect
 
 PASSWORD = "long-enough-1"
 

@@ -1,44 +1,47 @@
-"""Running the real `mrsm` console script, and a real service for `api:` instances.
+"""Running the real `mrsm` console script, and the people tests/cli and tests/sdk need.
 
-Shared by tests/cli and tests/sdk. The service runs once per test session in a
-subprocess (`python -m service`) on this run's database; since every test starts
+Shared by tests/cli and tests/sdk, as is the service their `api:` instances reach (the
+`api_server` fixture, once per session, on this run's database). Since every test starts
 with empty tables, each test creates the users it needs.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
 import pty
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
 from service.auth.passwords import PasswordHasher
-from service.config import PROJECT_ROOT, Settings
+from service.config import Settings
 from service.users.ops import insert_user as create_user
-from tests.servers import free_port, stop_process
+from tests.support.servers import CHEAP_ARGON2, environment
 
 MRSM = Path(sys.executable).with_name("mrsm")
-CHEAP_ARGON2 = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "8", "ARGON2_PARALLELISM": "1"}
 ROOT_PASSWORD = "root-password-1"  # noqa: S105 (a test fixture)
 PASSWORD = "user-password-1"  # noqa: S105
 
 
-def base_env(database_url: str, tmp_config: Path, **extra: str) -> dict[str, str]:
+def env_changes(database_url: str, tmp_config: Path,
+                **extra: str | None) -> dict[str, str | None]:
+    """What `base_env` changes in os.environ (None: removed), for `run_server` to make too."""
+    changes: dict[str, str | None] = {k: None for k in os.environ if k.startswith("MRSM_")}
+    changes.update(CHEAP_ARGON2, DATABASE_URL=database_url, MRSM_CONFIG=str(tmp_config),
+                   LOG_LEVEL="WARNING", PYTHONWARNINGS="error")
+    changes.update(extra)
+    return changes
+
+
+def base_env(database_url: str, tmp_config: Path, **extra: str | None) -> dict[str, str]:
     """The environment of a subprocess: this run's database, cheap argon2, no MRSM_* leaking
     in from the developer's shell, and a config file path that does not exist."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MRSM_")}
-    env.update(CHEAP_ARGON2, DATABASE_URL=database_url, MRSM_CONFIG=str(tmp_config),
-               LOG_LEVEL="WARNING", PYTHONWARNINGS="error")
-    env.update(extra)
-    return env
+    return environment(env_changes(database_url, tmp_config, **extra))
 
 
 @dataclass
@@ -133,7 +136,7 @@ def cheap_settings(database_url: str) -> Settings:
 
 async def add_user(database_url: str, username: str, password: str = PASSWORD, *,
                    type_: str = "user", scopes: list[str] | None = None) -> None:
-    """A user straight in the database, as tests/conftest.py's `api.create_user` does."""
+    """A user straight in the database, as `tests.support.api.Api.create_user` does."""
     hasher = PasswordHasher(cheap_settings(database_url))
     conn = await asyncpg.connect(database_url)
     try:
@@ -142,56 +145,3 @@ async def add_user(database_url: str, username: str, password: str = PASSWORD, *
     finally:
         await conn.close()
         hasher.close()
-
-
-
-
-class Server:
-    """`python -m service` on a free port, started once and stopped at the end."""
-
-    _running: Server | None = None
-
-    def __init__(self, database_url: str, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = base_env(database_url, log.with_suffix(".toml"), PORT=str(self.port),
-                       ADMIN_USERNAME="root", ADMIN_PASSWORD=ROOT_PASSWORD, ACCESS_LOG="0",
-                       LAST_USED_FLUSH_SECONDS="1")
-        env.pop("PYTHONWARNINGS")
-        self._log = log.open("w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "service"], env=env,
-                                     cwd=PROJECT_ROOT, stdout=self._log, stderr=self._log,
-                                     stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as resp:  # noqa: S310
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the service did not start; see {log}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self._log.closed:
-            return
-        stop_process(self.proc)
-        self._log.close()
-
-    @classmethod
-    def shared(cls, database_url: str, log: Path) -> Server:
-        """One server for the session, whichever test directory asks first."""
-        if cls._running is None or cls._running.proc.poll() is not None:
-            cls._running = cls(database_url, log)
-            atexit.register(cls._running.stop)  # should the session end abruptly
-        return cls._running
-
-    @classmethod
-    def stop_shared(cls) -> None:
-        """Stop it before the session's database is dropped."""
-        if cls._running is not None:
-            cls._running.stop()
-            cls._running = None

@@ -1,6 +1,9 @@
 """Where the test suite's PostgreSQL comes from: DATABASE_URL, else Docker, else embedded.
 
 One database per test run: created at the start, migrated once, dropped at the end.
+Fault tests have a PostgreSQL of their own (`PrivatePostgres`), never the shared server
+named by DATABASE_URL: they stop it with `pg_ctl stop -m immediate` (a crash, as far as
+the data is concerned) and start it again.
 """
 
 from __future__ import annotations
@@ -109,3 +112,29 @@ def test_database() -> Iterator[tuple[str, str, str]]:
         finally:
             asyncio.run(drop_database(admin_dsn, name))
 
+
+class PrivatePostgres:
+    """A pgserver of our own: start(), stop() (immediate), dsn."""
+
+    def __init__(self, directory: Path) -> None:
+        from service.embedded import start_embedded
+
+        self.server, self.dsn = start_embedded(directory, cleanup_mode="delete")
+        self._socket_dir = self.server.get_postmaster_info().socket_dir
+
+    def _pg_ctl(self, *args: str) -> None:
+        from pgserver._commands import pg_ctl
+
+        pg_ctl(list(args), pgdata=self.server.pgdata, user=self.server.system_user, timeout=30)
+
+    def stop(self) -> None:
+        """An immediate stop: no checkpoint, backends killed; recovery replays the WAL."""
+        self._pg_ctl("-m", "immediate", "-w", "stop")
+
+    def start(self) -> None:
+        # The options pgserver itself starts with: Unix socket only, same directory, same DSN.
+        self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self._socket_dir}",
+                     "-l", str(self.server.log), "start")
+
+    def close(self) -> None:
+        self.server.cleanup()

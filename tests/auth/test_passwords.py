@@ -10,12 +10,12 @@ import pytest
 from service.app import create_app
 from service.auth.passwords import PasswordHasher
 from service.config import Settings
-from tests.assertions import (
+from tests.support.api import Api
+from tests.support.assertions import (
     assert_error,
     bearer,
     connect,
 )
-from tests.conftest import Api
 
 PRODUCTION_PREFIX = "$argon2id$v=19$m=65536,t=3,p=4$"
 

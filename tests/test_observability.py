@@ -13,7 +13,7 @@ import pytest
 from service.app import create_app
 from service.logs import BatchingHandler, JsonFormatter, MalformedRequestFilter
 from service.observability import ACCESS_LOGGER, request_id_from
-from tests.conftest import ADMIN_PASSWORD
+from tests.support.api import ADMIN_PASSWORD
 
 
 @pytest.fixture

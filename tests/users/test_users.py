@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 from service.auth.scopes import ALL_SCOPES, DEFAULT_USER_SCOPES, order
-from tests.assertions import (
+from tests.support.api import USER_PASSWORD
+from tests.support.assertions import (
     assert_error,
     bearer,
 )
-from tests.conftest import USER_PASSWORD
 
 PASSWORD = "long-enough-1"
 

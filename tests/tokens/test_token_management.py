@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from tests.assertions import (
+from tests.support.assertions import (
     SHAPE,
     assert_error,
     assert_token_shape,

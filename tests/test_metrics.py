@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from service.app import create_app
 from service.config import AbuseSettings
 from service.metrics import AUTH_CACHE, REGISTRY, FastCounter, FastHistogram
-from tests.conftest import ADMIN_PASSWORD
+from tests.support.api import ADMIN_PASSWORD
 
 
 def sample(name: str, **labels: str) -> float:

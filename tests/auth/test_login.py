@@ -10,7 +10,8 @@ import jwt
 import pytest
 
 from service.auth.scopes import ALL_SCOPES, DEFAULT_USER_SCOPES, order
-from tests.assertions import (
+from tests.support.api import ADMIN_PASSWORD, USER_PASSWORD
+from tests.support.assertions import (
     assert_error,
     basic,
     bearer,
@@ -19,7 +20,6 @@ from tests.assertions import (
     header_of,
     jwt_key,
 )
-from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD
 
 RESPONSE_KEYS = {"access_token", "token_type", "expires_in", "expires", "scope"}
 

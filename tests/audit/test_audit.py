@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from tests.abuse.conftest import from_ip, password_login
-from tests.assertions import assert_error, connect
-from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD
+from tests.support.api import ADMIN_PASSWORD, USER_PASSWORD
+from tests.support.assertions import assert_error, connect
+from tests.support.throttling import from_ip, password_login
 
 
 async def events(api, headers, **query) -> dict:

@@ -1,9 +1,6 @@
-"""Fixtures for the abuse limits: an app with throttling on and a trusted proxy header,
-so a test can speak from several client addresses through X-Forwarded-For.
-
-Every test that uses `limits` (so `tapi`) runs twice: with the counters in PostgreSQL
-and in Redis (TEST_REDIS_URL, default redis://127.0.0.1:6379/0, each test under its
-own key prefix, deleted afterwards)."""
+"""Throttling in tests: small budgets, client addresses through a trusted proxy header, and
+where the counters live (PostgreSQL, or Redis at TEST_REDIS_URL, default
+redis://127.0.0.1:6379/0, each test under its own key prefix)."""
 
 from __future__ import annotations
 
@@ -12,13 +9,11 @@ import os
 import uuid
 from dataclasses import replace
 
-import pytest
 import redis.asyncio as aioredis
 
-from service.app import create_app
 from service.config import AbuseSettings
-from tests.assertions import connect
-from tests.conftest import ADMIN_PASSWORD, Api
+from tests.support.api import Api
+from tests.support.assertions import connect
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -85,32 +80,6 @@ class Backend:
                     await client.delete(*keys)
             finally:
                 await client.aclose()
-
-
-@pytest.fixture(params=["postgres", "redis"])
-async def backend(request, database_url):
-    b = Backend(request.param, database_url)
-    yield b
-    await b.clean()
-
-
-@pytest.fixture
-def limits(backend: Backend) -> AbuseSettings:
-    return backend.settings(LIMITS)
-
-
-@pytest.fixture
-async def tapi(aiohttp_client, make_settings, limits) -> Api:
-    """Like `api`, on an app with throttling on (`limits`, overridable per module)."""
-    settings = make_settings(abuse=limits)
-    client = await aiohttp_client(create_app(settings))
-    return Api(client, settings)
-
-
-@pytest.fixture
-async def tadmin(tapi: Api) -> dict[str, str]:
-    await tapi.create_user("admin", ADMIN_PASSWORD, type_="admin")
-    return await tapi.bearer("admin", ADMIN_PASSWORD)
 
 
 async def password_login(api: Api, username: str, password: str, source: str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from service.app import create_app
-from tests.conftest import ADMIN_PASSWORD
+from tests.support.api import ADMIN_PASSWORD
 
 OLD = "old-signing-key-" + "o" * 32
 NEW = "new-signing-key-" + "n" * 32

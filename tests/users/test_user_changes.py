@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 
 from service.auth.scopes import ALL_SCOPES, order
-from tests.assertions import (
+from tests.support.api import ADMIN_PASSWORD, USER_PASSWORD
+from tests.support.assertions import (
     assert_error,
     bearer,
     claims_of,
     connect,
 )
-from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD
 
 PASSWORD = "long-enough-1"
 

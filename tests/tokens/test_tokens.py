@@ -12,14 +12,14 @@ import pytest
 from service.app import create_app
 from service.auth.apikeys import make_api_key, parse_api_key, secret_well_formed
 from service.auth.scopes import DEFAULT_USER_SCOPES
-from tests.assertions import (
+from tests.support.api import Api
+from tests.support.assertions import (
     assert_error,
     assert_token_shape,
     bearer,
     connect,
     parse_time,
 )
-from tests.conftest import Api
 
 
 async def post(api, headers, **body):

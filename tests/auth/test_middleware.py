@@ -15,7 +15,8 @@ import pytest
 from service import keys
 from service.app import create_app
 from service.auth.apikeys import API_KEY_PREFIX, make_api_key
-from tests.assertions import (
+from tests.support.api import USER_PASSWORD, Api
+from tests.support.assertions import (
     assert_error,
     basic,
     bearer,
@@ -23,7 +24,6 @@ from tests.assertions import (
     connect,
     jwt_key,
 )
-from tests.conftest import USER_PASSWORD, Api
 
 INVALID = {"error": "invalid_token",
            "error_description": "The credential is invalid, expired or revoked."}
