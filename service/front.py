@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from dataclasses import dataclass
 
@@ -34,7 +33,6 @@ from service.errors import ApiError
 from service.observability import (
     AUTH_OK,
     access_line,
-    access_logger,
     access_logging,
     count_refusal,
     request_id_from,
@@ -124,7 +122,7 @@ def front(app: web.Application, settings: Settings) -> Middleware:
                     accepted.value += 1
             elif credential is not None and status in (401, 429):
                 count_refusal(credential, status)
-            if write_line is not None and access_logger.isEnabledFor(logging.INFO):
+            if write_line is not None:
                 write_line(access_line(request, principal, route.label, status, elapsed,
                                        request_id))
 

@@ -137,15 +137,17 @@ class MalformedRequestFilter(logging.Filter):
         return True
 
 
-def line_writer(logger: logging.Logger) -> Callable[[str], None]:
-    """Where finished JSON lines for `logger` go: straight into the batch when its records
-    end in the service's own JSON handler (see `configure_logging`), else through logging,
-    as a record whose message is the line (tests read it there; LOG_FORMAT=text shows it)."""
+def line_writer(logger: logging.Logger) -> Callable[[str], None] | None:
+    """Where finished INFO lines for `logger` go: straight into the batch when its records
+    end in the service's own JSON handler (see `configure_logging`), or None there when
+    LOG_LEVEL drops INFO (the level is set once, before the app is made); else through
+    logging, as a record whose message is the line, filtered by the level of the moment
+    (tests read it there; LOG_FORMAT=text shows it)."""
     root = logging.getLogger()
     if (not logger.handlers and logger.propagate and len(root.handlers) == 1
             and isinstance(root.handlers[0], BatchingHandler)
             and isinstance(root.handlers[0].formatter, JsonFormatter)):
-        return root.handlers[0].write_line
+        return root.handlers[0].write_line if logger.isEnabledFor(logging.INFO) else None
 
     def through_logging(line: str) -> None:
         logger.info("%s", line)

@@ -65,7 +65,8 @@ def count_refusal(credential: Credential, status: int) -> None:
 
 
 def access_logging(settings: Settings) -> Callable[[str], None] | None:
-    """Where access lines go (see service.logs.line_writer), or None when ACCESS_LOG is off."""
+    """Where access lines go (see service.logs.line_writer), or None when ACCESS_LOG is off
+    or the log level drops them."""
     return logs.line_writer(access_logger) if settings.access_log else None
 
 
