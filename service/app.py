@@ -100,7 +100,7 @@ async def authn_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def audit_ctx(app: web.Application) -> AsyncIterator[None]:
     """The buffer of login events, flushed every second and at shutdown."""
-    buffer = recorder.AuditBuffer(app[keys.POOL])
+    buffer = recorder.login_events(app[keys.POOL])
     app[keys.AUDIT] = buffer
     buffer.start()
     try:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from service.envparse import ConfigError, env_int
+from service.validation import RESERVED_USERNAMES, USERNAME_PATTERN
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,11 +84,9 @@ class AbuseSettings:
         )
 
 
-# The user rules (service.users.schemas), repeated here because configuration sits below
-# every resource and imports none: a bad ADMIN_USERNAME otherwise fails at start on the database's
-# CHECK with a traceback, and a reserved name or a short password would be accepted.
-_USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,60}")
-_RESERVED_USERNAMES = {"me"}
+# The user rules checked at start (service.validation's, which the /users schemas use): a
+# bad ADMIN_USERNAME otherwise fails on the database's CHECK with a traceback, and a reserved
+# name or a short password would be accepted.
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 # Past these a token's or a JWT's expiry overflows datetime (a 500 on every request).
 MAX_TTL_DAYS = 36525  # 100 years
@@ -96,8 +94,8 @@ MAX_JWT_TTL_SECONDS = 366 * 86400
 
 
 def _check_admin(username: str | None, password: str | None) -> None:
-    if username is not None and (not _USERNAME.fullmatch(username)
-                                 or username.lower() in _RESERVED_USERNAMES):
+    if username is not None and (not USERNAME_PATTERN.fullmatch(username)
+                                 or username.lower() in RESERVED_USERNAMES):
         raise ConfigError("ADMIN_USERNAME must be 1 to 60 characters of A-Z a-z 0-9 _ . @ - "
                           "and not a reserved name")
     if password is not None and not 8 <= len(password) <= 1024:

@@ -16,10 +16,10 @@ from service.config import Settings
 
 if TYPE_CHECKING:
     from service.abuse.guard import AbuseGuard
-    from service.audit.recorder import AuditBuffer
     from service.auth.authenticator import Authenticator
     from service.auth.jwt import JwtCodec
     from service.auth.passwords import PasswordHasher
+    from service.batches import BatchWriter
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
@@ -27,7 +27,7 @@ HASHER: web.AppKey[PasswordHasher] = web.AppKey("hasher")
 JWT: web.AppKey[JwtCodec] = web.AppKey("jwt")
 AUTHN: web.AppKey[Authenticator] = web.AppKey("authenticator")
 ABUSE: web.AppKey[AbuseGuard] = web.AppKey("abuse")  # throttling and token limits
-AUDIT: web.AppKey[AuditBuffer] = web.AppKey("audit")  # login events, written in batches
+AUDIT: web.AppKey[BatchWriter] = web.AppKey("audit")  # login events, written in batches
 
 # Per request.
 PRINCIPAL = web.RequestKey("principal", Principal)

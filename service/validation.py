@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -124,3 +125,22 @@ def page_of(item: type[ma.Schema], name: str) -> type[ma.Schema]:
         "limit": ma.fields.Integer(),
         "offset": ma.fields.Integer(),
     }, name=name)
+
+
+class FullMatch(ma.validate.Regexp):
+    """A Regexp the whole value must match.
+
+    Python's `$` also matches before a final newline, which let a username ending in a
+    newline through to the database's CHECK constraint (a 500).
+    """
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self._format_error(value))
+        return value
+
+
+# The username rule, here at the bottom so that every layer (configuration included) uses it.
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{1,60}$")
+USERNAME = FullMatch(USERNAME_PATTERN, error="1 to 60 characters of A-Z a-z 0-9 _ . @ -")
+RESERVED_USERNAMES = frozenset({"me"})

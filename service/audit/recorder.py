@@ -1,19 +1,17 @@
-"""Writing audit events: in the caller's transaction for changes, buffered for logins.
+"""Writing audit events: in the caller's transaction for changes, batched for logins.
 
 A change (token or user) is recorded with `record(conn, ...)` inside the
 transaction that makes it, so the event exists exactly when the change does. Who
 acted and from which address are passed in (`actor`, `source`): the HTTP routes
 give the client's address, the `sql:` command line none.
 Logins change nothing, and the client-credentials grant must stay fast, so
-their events go to an `AuditBuffer` that writes them in batches (at most
-`FLUSH_SECONDS` later, and on shutdown); `GET /audit` flushes it first, so a
-process reads its own events.
+their events go to a `service.batches.BatchWriter` (`keys.AUDIT`, made by
+`login_events`) that writes them in batches (at most a second later, and on
+shutdown); `GET /audit` flushes it first, so a process reads its own events.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
 from datetime import datetime
@@ -26,12 +24,13 @@ from service.abuse.throttle import BlocksStarted
 from service.audit import repo
 from service.audit.repo import Event
 from service.auth.principal import Principal
+from service.batches import BatchWriter
 from service.validation import isoformat
 
 log = logging.getLogger("service.audit")
 
-FLUSH_SECONDS = 1.0
-MAX_BUFFERED = 10_000
+LOGIN_FLUSH_SECONDS = 1.0
+MAX_BUFFERED_LOGINS = 10_000
 
 
 def actor_fields(actor: Principal | None) -> dict[str, Any]:
@@ -56,59 +55,10 @@ async def record(conn: asyncpg.Connection, kind: str, actor: Principal | None, *
     ))
 
 
-class AuditBuffer:
-    """Events written in batches by a background task; bounded, flushed on close."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-        self._events: list[Event] = []
-        self._lock = asyncio.Lock()
-        self._task: asyncio.Task | None = None
-        self.dropped = 0
-
-    def add(self, event: Event) -> None:
-        if len(self._events) >= MAX_BUFFERED:
-            # The database is away or far behind: drop rather than grow without bound.
-            self.dropped += 1
-            if self.dropped % 1000 == 1:
-                log.warning("audit buffer full; %d events dropped so far", self.dropped)
-            return
-        self._events.append(event)
-
-    async def flush(self) -> None:
-        """Write what is buffered; on a database error keep it for the next try."""
-        async with self._lock:
-            if not self._events:
-                return
-            batch, self._events = self._events, []
-            try:
-                async with self._pool.acquire() as conn:
-                    await repo.insert_many(conn, batch)
-            except BaseException:
-                self._events[:0] = batch
-                raise
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
-            try:
-                await self.flush()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                log.warning("audit flush failed (%s); will retry", type(exc).__name__)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="audit-flush")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        try:
-            await self.flush()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            log.warning("audit events lost at shutdown (%s): %d",
-                        type(exc).__name__, len(self._events))
+def login_events(pool: asyncpg.Pool) -> BatchWriter[Event]:
+    """Where login events wait to be written: batches of at most a second."""
+    return BatchWriter(pool, repo.insert_many, name="audit", interval=LOGIN_FLUSH_SECONDS,
+                       limit=MAX_BUFFERED_LOGINS)
 
 
 def _json(value: Any) -> Any:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from service.audit.repo import KINDS
-from service.users.schemas import USERNAME
-from service.validation import AwareDateTime, StrictSchema, isoformat, page_of
+from service.validation import USERNAME, AwareDateTime, StrictSchema, isoformat, page_of
 
 
 class AuditQuerySchema(StrictSchema):

@@ -8,8 +8,15 @@ from typing import Any
 import marshmallow as ma
 
 from service.auth.scopes import order
-from service.users.schemas import USERNAME, scope_list
-from service.validation import AwareDateTime, StrictSchema, isoformat, page_of, storable_text
+from service.users.schemas import scope_list
+from service.validation import (
+    USERNAME,
+    AwareDateTime,
+    StrictSchema,
+    isoformat,
+    page_of,
+    storable_text,
+)
 
 LABEL = [ma.validate.Length(min=1, max=100), storable_text]
 

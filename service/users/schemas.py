@@ -5,27 +5,15 @@ from __future__ import annotations
 import marshmallow as ma
 
 from service.auth.scopes import ALL_SCOPES, order
-from service.validation import AwareDateTime, StrictSchema, page_of, storable_text
-
-
-class FullMatch(ma.validate.Regexp):
-    """A Regexp the whole value must match.
-
-    Python's `$` also matches before a final newline, which let a username ending in a
-    newline through to the database's CHECK constraint (a 500).
-    """
-
-    def __call__(self, value):
-        if self.regex.fullmatch(value) is None:
-            raise ma.ValidationError(self._format_error(value))
-        return value
-
-
-USERNAME = FullMatch(
-    r"^[A-Za-z0-9_.@-]{1,60}$",
-    error="1 to 60 characters of A-Z a-z 0-9 _ . @ -",
+from service.validation import (
+    RESERVED_USERNAMES,
+    USERNAME,
+    AwareDateTime,
+    StrictSchema,
+    page_of,
+    storable_text,
 )
-RESERVED_USERNAMES = frozenset({"me"})
+
 PASSWORD = [ma.validate.Length(min=8, max=1024), storable_text]
 
 

@@ -1,4 +1,5 @@
-"""The auth middleware: accepted credential forms, the 401/403 answers, revocation."""
+"""The front's authorization (service.front.authorize): accepted credential forms, the 401/403
+answers, revocation."""
 
 from __future__ import annotations
 
