@@ -139,7 +139,7 @@ async def authorize(app: web.Application, request: web.Request, requirement: Req
     if credential is None:
         raise missing_credential()
     guard = app[keys.ABUSE]
-    if guard.blocking:
+    if guard.blocks:  # a block known to this process (usually none)
         guard.check_blocked(_source(app, request), credential.client_id)
     authn = app[keys.AUTHN]
     principal = authn.cached(credential)

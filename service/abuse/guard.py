@@ -32,14 +32,11 @@ class AbuseGuard:
         self.settings = settings
         self.throttle = Throttle(settings, pool, on_blocks=on_blocks)
         self.limiter = TokenLimiter()
+        # What the front tests on every request: a dict, empty unless a block is known.
+        self.blocks = self.throttle.blocks.until
 
     async def close(self) -> None:
         await self.throttle.close()
-
-    @property
-    def blocking(self) -> bool:
-        """Whether this process knows of any block (the usual answer: no)."""
-        return bool(self.throttle.blocks)
 
     # --- credentials sent with a request ----------------------------------------------
 

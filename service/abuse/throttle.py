@@ -114,6 +114,11 @@ class BlockCache:
     def __bool__(self) -> bool:
         return bool(self._until)
 
+    @property
+    def until(self) -> dict[tuple[str, bytes], float]:
+        """The blocks themselves: empty (false) in the usual case, tested per request."""
+        return self._until
+
     def put(self, rule: str, key: bytes, until: float) -> None:
         self._until[(rule, key)] = until
         if len(self._until) > MAX_CACHED_BLOCKS:

@@ -108,7 +108,7 @@ class Authenticator:
 
     def _used(self, principal: Principal, now: float) -> None:
         if principal.token_id is not None:
-            self.tracker.touch(principal.token_id, now)
+            self.tracker.touch(principal, now)
 
     # Local drops right after a change commits here; other processes hear NOTIFY.
     def forget_token(self, token_id: uuid.UUID) -> None:

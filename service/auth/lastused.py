@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from service.auth.principal import Principal
+
 log = logging.getLogger("service.auth.lastused")
 
 FLUSH = """
@@ -25,25 +27,33 @@ class LastUsedTracker:
     def __init__(self, pool: asyncpg.Pool, interval: float) -> None:
         self._pool = pool
         self._interval = interval
-        self._pending: dict[uuid.UUID, float] = {}
+        # By principal, hashed by identity: a UUID's hash is a Python call, and this runs on
+        # every request. A token's several principals (API key, JWTs) meet at the flush.
+        self._pending: dict[Principal, float] = {}
         self._task: asyncio.Task | None = None
 
-    def touch(self, token_id: uuid.UUID, now: float) -> None:
-        self._pending[token_id] = now
+    def touch(self, principal: Principal, now: float) -> None:
+        """`principal`, a token's, was used at `now`."""
+        self._pending[principal] = now
 
     async def flush(self) -> int:
         if not self._pending:
             return 0
         pending, self._pending = self._pending, {}
-        ids = list(pending)
-        times = [datetime.fromtimestamp(pending[i], UTC) for i in ids]
+        latest: dict[uuid.UUID, float] = {}
+        for principal, ts in pending.items():
+            token_id = principal.token_id
+            if ts > latest.get(token_id, 0.0):
+                latest[token_id] = ts
+        ids = list(latest)
+        times = [datetime.fromtimestamp(latest[i], UTC) for i in ids]
         try:
             async with self._pool.acquire(timeout=5) as conn:
                 await conn.execute(FLUSH, ids, times)
         except Exception as exc:
             # Keep what we could not write (newer touches win) and try again next time.
-            for token_id, ts in pending.items():
-                self._pending.setdefault(token_id, ts)
+            for principal, ts in pending.items():
+                self._pending.setdefault(principal, ts)
             log.warning("could not flush last-used times (%s)", type(exc).__name__)
             return 0
         return len(ids)
