@@ -34,6 +34,7 @@ from service.observability import (
     AUTH_OK,
     access_line,
     access_logging,
+    answer_of,
     count_refusal,
     request_id_from,
 )
@@ -115,7 +116,8 @@ def front(app: web.Application, settings: Settings) -> Middleware:
             raise
         finally:
             elapsed = time.perf_counter() - started
-            metrics.observe_request(request.method, route.label, status, elapsed)
+            answer = answer_of(request.method, route.label, status)
+            answer.metrics.observe(elapsed)
             if principal is not None:
                 accepted = AUTH_OK.get(principal.kind)
                 if accepted is not None:
@@ -123,8 +125,7 @@ def front(app: web.Application, settings: Settings) -> Middleware:
             elif credential is not None and status in (401, 429):
                 count_refusal(credential, status)
             if write_line is not None:
-                write_line(access_line(request, principal, route.label, status, elapsed,
-                                       request_id))
+                write_line(access_line(request, principal, answer, elapsed, request_id))
 
     return front_middleware
 

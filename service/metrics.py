@@ -140,24 +140,26 @@ AUTH_RESULTS = ("ok", "refused", "throttled")
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "(unmatched)"
 
-# Children of the labelled metrics by request key: a request costs a dict look-up, an
-# integer increment and a bisect.
-_request_children: dict[tuple[str, str, int], tuple[_Count, _Latency]] = {}
 _auth_children: dict[tuple[str, str], _Count] = {
     (kind, result): AUTH.labels(kind, result) for kind in AUTH_KINDS for result in AUTH_RESULTS
 }
 
 
-def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    """Count one answered request and its latency. `route` is a pattern, never a raw path."""
-    children = _request_children.get((method, route, status))
-    if children is None:
+class RequestMetrics:
+    """The request counter and latency histogram of one (method, route pattern, status):
+    made once per kind of answer (service.observability keeps them), so a request costs an
+    integer increment and a bisect."""
+
+    __slots__ = ("count", "latency")
+
+    def __init__(self, method: str, route: str, status: int) -> None:
         label = method if method in KNOWN_METHODS else "OTHER"
-        children = (REQUESTS.labels(label, route, str(status)), LATENCY.labels(label, route))
-        if method in KNOWN_METHODS:  # only known methods are cached: the cache stays bounded
-            _request_children[(method, route, status)] = children
-    children[0].value += 1
-    LATENCY.observe(children[1], seconds)
+        self.count = REQUESTS.labels(label, route, str(status))
+        self.latency = LATENCY.labels(label, route)
+
+    def observe(self, seconds: float) -> None:
+        self.count.value += 1
+        LATENCY.observe(self.latency, seconds)
 
 
 def auth_count(kind: str, result: str) -> _Count:

@@ -80,29 +80,41 @@ def _ids_of(principal: Principal) -> str:
     return f'"user_id": "{principal.user_id}", "token_id": {token}'
 
 
-# The line's start up to the path, by (method, route, status): built once per kind of answer.
+class Answer:
+    """What the front records of one kind of answer, (method, route pattern, status): its
+    metrics, and the access line's start up to the path. Made once per kind."""
+
+    __slots__ = ("status", "metrics", "head")
+
+    def __init__(self, method: str, route: str, status: int) -> None:
+        self.status = status
+        self.metrics = metrics.RequestMetrics(method, route, status)
+        self.head = (f'"level": "INFO", "logger": "{ACCESS_LOGGER}", '
+                     f'"message": {_json_str(f"{method} {route} {status}")}, '
+                     f'"method": {_json_str(method)}, "route": {_json_str(route)}')
+
+
 # Only known methods are kept, so a client cannot grow it (routes and statuses are few).
-_heads: dict[tuple[str, str, int], str] = {}
+_answers: dict[tuple[str, str, int], Answer] = {}
 
 
-def _head(method: str, route: str, status: int) -> str:
-    head = (f'"level": "INFO", "logger": "{ACCESS_LOGGER}", '
-            f'"message": {_json_str(f"{method} {route} {status}")}, '
-            f'"method": {_json_str(method)}, "route": {_json_str(route)}')
-    if method in metrics.KNOWN_METHODS:
-        _heads[(method, route, status)] = head
-    return head
+def answer_of(method: str, route: str, status: int) -> Answer:
+    answer = _answers.get((method, route, status))
+    if answer is None:
+        answer = Answer(method, route, status)
+        if method in metrics.KNOWN_METHODS:
+            _answers[(method, route, status)] = answer
+    return answer
 
 
-def access_line(request: web.Request, principal: Principal | None, route: str, status: int,
+def access_line(request: web.Request, principal: Principal | None, answer: Answer,
                 elapsed: float, request_id: str) -> str:
     """The request's JSON line: time, level, logger, message, then the fixed fields."""
-    method, remote = request.method, request.remote
-    head = _heads.get((method, route, status)) or _head(method, route, status)
+    remote = request.remote
     ids = _NO_IDS if principal is None else _ids_of(principal)
     return (
-        f'{{"time": "{logs.iso_time(time.time())}", {head}, '
-        f'"path": {_json_str(request.path[:_MAX_PATH])}, "status": {status}, '
+        f'{{"time": "{logs.iso_time(time.time())}", {answer.head}, '
+        f'"path": {_json_str(request.path[:_MAX_PATH])}, "status": {answer.status}, '
         f'"duration_ms": {elapsed * 1000:.3f}, '
         f'"remote": {"null" if remote is None else _json_str(remote)}, {ids}, '
         f'"request_id": {_json_str(request_id)}}}'
