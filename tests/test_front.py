@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
 
 from service.app import create_app
-from service.auth.scopes import requires
+from service.auth.scopes import requirement_of, requires
 from service.metrics import UNMATCHED
 from service.observability import ACCESS_LOGGER
 from tests.support.wire import raw_exchange
@@ -124,3 +125,50 @@ async def test_a_target_without_a_path_gets_the_json_404(aiohttp_client, setting
     assert status == 404
     assert json.loads(body)["error"] == "not_found"
     assert headers["x-request-id"]
+
+
+def _example_path(canonical: str) -> str:
+    """A path that `canonical` matches: each {name} or {name:regex} filled in."""
+    return re.sub(r"\{[^}]+\}", "00000000-0000-0000-0000-000000000000", canonical)
+
+
+async def test_every_route_of_a_started_app_is_behind_the_front(aiohttp_client, settings):
+    # Routes from every place one can come from: create_app, a start-up step (on_startup
+    # and cleanup_ctx) and a sub-application. Each protected or unannotated one, called
+    # without a credential, is refused in the JSON shape with a request id.
+    async def on_startup(app: web.Application) -> None:
+        app.router.add_post("/late/startup", leaked)
+
+    async def cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
+        app.router.add_delete("/late/ctx/{id}", leaked)
+        yield
+
+    sub = web.Application()
+    sub.router.add_get("/leak", leaked)
+    app = create_app(settings)
+    app.on_startup.append(on_startup)
+    app.cleanup_ctx.append(cleanup_ctx)
+    app.add_subapp("/sub", sub)
+    client = await aiohttp_client(app)
+
+    walked: list[tuple[str, str, object]] = []
+    for resource in app.router.resources():
+        for route in resource:  # a sub-application's resource yields its routes, prefixed
+            if route.method != "HEAD":
+                walked.append((route.method, route.resource.canonical, route.handler))
+    paths = {path for _, path, _ in walked}
+    assert {"/late/startup", "/late/ctx/{id}", "/sub/leak", "/tokens/{id}"} <= paths
+
+    checked = 0
+    for method, path, handler in walked:
+        requirement = requirement_of(handler)
+        if requirement is not None and requirement.public:
+            continue
+        resp = await client.request("GET" if method == "*" else method, _example_path(path))
+        body = await resp.json()
+        expected = 403 if requirement is None else 401
+        assert resp.status == expected, (method, path, body)
+        assert body["error"] == ("forbidden" if requirement is None else "unauthorized")
+        assert resp.headers["X-Request-ID"]
+        checked += 1
+    assert checked >= 20  # every protected route of the service, and the three added here
