@@ -42,15 +42,11 @@ _MAX_PATH = 256
 _json_str = json.encoder.encode_basestring_ascii  # as the JSON encoder escapes (ensure_ascii)
 
 
-def new_request_id() -> str:
-    return _PREFIX + str(next(_counter))
-
-
 def request_id_from(header: str | None) -> str:
     """The caller's X-Request-ID when acceptable, else a new one."""
     if header is not None and _REQUEST_ID.fullmatch(header):
         return header
-    return new_request_id()
+    return _PREFIX + str(next(_counter))
 
 
 # What the front adds 1 to when a credential was accepted, by the principal's kind: a
