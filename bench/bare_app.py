@@ -1,10 +1,10 @@
 """The limit: a bare aiohttp app, one JSON route, no middleware.
 
-    python bench/bare_app.py PORT [reuse] [middleware] [wrapped]
+    python bench/bare_app.py PORT [reuse] [middleware]
 
 `reuse` shares the port with other processes (SO_REUSEPORT); `middleware` adds one aiohttp
-middleware that only awaits the handler: what any middleware costs; `wrapped` puts one
-coroutine before the handler instead, as the service's front does (bench/instructions.py).
+middleware that only awaits the handler: what the service's front costs before it does
+anything (bench/instructions.py).
 """
 
 import sys
@@ -21,17 +21,10 @@ async def passthrough(request: web.Request, handler) -> web.StreamResponse:
     return await handler(request)
 
 
-def wrapped(handler):
-    async def front(request: web.Request) -> web.StreamResponse:
-        return await handler(request)
-
-    return front
-
-
 def main() -> None:
     options = sys.argv[2:]
     app = web.Application(middlewares=[passthrough] if "middleware" in options else [])
-    app.router.add_get("/", wrapped(hello) if "wrapped" in options else hello)
+    app.router.add_get("/", hello)
     try:
         import uvloop
 

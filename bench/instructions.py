@@ -9,8 +9,8 @@ under callgrind; one client sends --requests requests one after another over one
 connection, after a warm-up; the counters are zeroed before those requests and written out
 after them (callgrind_control), so start-up and warm-up are not counted. Printed for:
   (0)  the bare aiohttp app (bench/bare_app.py): the limit
-  (0m) the same app with one aiohttp middleware that only awaits the handler
-  (0w) the same app with its handler wrapped once (the shape of the service's front)
+  (0m) the same app with one aiohttp middleware that only awaits the handler (the shape
+       of the service's front, before it does anything)
   (1)  GET /healthz, (2) GET /users/me with an API key, (3) the same with a JWT
 each with its ratio (0)/(n), to read beside wrk's (n)/(0). The service runs as in make bench:
 normal logging (one JSON line per request), every middleware step on.
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
               "one connection")
         with run_server(database_url, **env) as server:  # credentials, made at full speed
             _, token, jwt = asyncio.run(credentials(server.base_url))
-        for name, options in (("(0)", ()), ("(0m)", ("middleware",)), ("(0w)", ("wrapped",))):
+        for name, options in (("(0)", ()), ("(0m)", ("middleware",))):
             counted, port = bare(out_dir, name, *options)
             try:
                 show(name, counted.per_request(port, request_bytes("/", {}), args.requests))
@@ -175,7 +175,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 NAMES = {"(0)": "bare aiohttp app", "(0m)": "bare app + one empty middleware",
-         "(0w)": "bare app, handler wrapped once",
          "(1)": "GET /healthz", "(2)": "GET /users/me, API key", "(3)": "GET /users/me, JWT"}
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ GET /users/me with a raw API key (cached after the first request), wrk -t2 -c16 
   1. ACCESS_LOG=1, the default: the same and the one JSON line per request.
 Prints each figure, the median of each over the rounds and (1)/(0), taken within each
 round, then its median over the rounds. The request id, metrics
-and authentication are in both: they are the front (service/middleware.py). Uses
+and authentication are in both: they are the front (service/front.py). Uses
 DATABASE_URL (a throwaway database, dropped at the end) or an embedded PostgreSQL.
 """
 
