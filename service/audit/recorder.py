@@ -12,9 +12,8 @@ shutdown); `GET /audit` flushes it first, so a process reads its own events.
 
 from __future__ import annotations
 
-import logging
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -26,8 +25,6 @@ from service.audit.repo import Event
 from service.auth.principal import Principal
 from service.batches import BatchWriter
 from service.validation import isoformat
-
-log = logging.getLogger("service.audit")
 
 LOGIN_FLUSH_SECONDS = 1.0
 MAX_BUFFERED_LOGINS = 10_000
@@ -53,6 +50,40 @@ async def record(conn: asyncpg.Connection, kind: str, actor: Principal | None, *
         target_username=target_username, target_token_id=target_token_id,
         details=details or {}, **actor_fields(actor),
     ))
+
+
+async def login_failed(conn: asyncpg.Connection, grant: str, *, source: str, reason: str,
+                       user_id: uuid.UUID | None, username: str | None,
+                       client_id: uuid.UUID | None) -> tuple[uuid.UUID | None, str | None]:
+    """Record a failed login at once (it changes nothing, but its trail must not wait).
+    Its target: the user tried, when that user exists, or a client ID's owner; returned
+    as (id, name) for the throttle's record of a block."""
+    if client_id is not None:
+        user_id, username = await repo.token_owner(conn, client_id)
+    # The username typed is kept only when it names a user: an unknown one may be a
+    # password typed into the wrong field.
+    await repo.insert(conn, Event(
+        kind=repo.LOGIN_FAILED, source=_known(source), target_user_id=user_id,
+        target_username=username, target_token_id=client_id,
+        details={"grant_type": grant, "reason": reason},
+    ))
+    return user_id, username
+
+
+def login_succeeded(grant: str, *, source: str, user_id: uuid.UUID, username: str,
+                    token_id: uuid.UUID | None) -> Event:
+    """The event of a successful login, for the batch writer (`login_events`)."""
+    return Event(
+        kind=repo.LOGIN_SUCCEEDED, actor_user_id=user_id, actor_username=username,
+        actor_token_id=token_id, actor_kind=grant, source=_known(source),
+        target_user_id=user_id, target_username=username, target_token_id=token_id,
+        details={"grant_type": grant}, at=datetime.now(UTC),
+    )
+
+
+def _known(source: str) -> str | None:
+    """An address as throttling counts it, as the trail stores it (unknown: none)."""
+    return None if source == UNKNOWN_SOURCE else source
 
 
 def login_events(pool: asyncpg.Pool) -> BatchWriter[Event]:
@@ -99,7 +130,7 @@ async def blocks_started(conn: asyncpg.Connection, started: BlocksStarted) -> No
     if subject is not None and subject.kind == "client":
         token_id = uuid.UUID(subject.name)
         target_user_id, target_username = await repo.token_owner(conn, token_id)
-    source = started.source if started.source != UNKNOWN_SOURCE else None
+    source = _known(started.source)
     for rule, failures, seconds in started.blocks:
         await repo.insert(conn, Event(
             kind=repo.AUTH_THROTTLED, source=source,

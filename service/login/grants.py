@@ -11,15 +11,14 @@ import base64
 import binascii
 import time
 import uuid
-from datetime import UTC, datetime
 from urllib.parse import unquote
 
 from aiohttp import web
 
 from service import keys
-from service.abuse.client import UNKNOWN_SOURCE, client_address, source_text
+from service.abuse.client import client_address, source_text
 from service.abuse.throttle import Subject
-from service.audit import repo as audit_repo
+from service.audit import recorder as audit
 from service.auth.apikeys import parse_client_id
 from service.auth.jwt import expires_iso
 from service.auth.principal import user_scopes
@@ -169,18 +168,12 @@ def _source(request: web.Request) -> str:
 async def _failed(request: web.Request, source: str, grant: str, subject: Subject | None, *,
                   reason: str, user_id: uuid.UUID | None = None, username: str | None = None,
                   client_id: uuid.UUID | None = None) -> None:
-    """Audit a failed login (with its target when it exists), then count it."""
+    """Audit a failed login, then count it (a 429 or 503 from the throttle passes on)."""
     app = request.app
     async with app[keys.POOL].acquire() as conn:
-        if client_id is not None:
-            user_id, username = await audit_repo.token_owner(conn, client_id)
-        # The username typed is kept only when it names a user: an unknown one may be a
-        # password typed into the wrong field.
-        await audit_repo.insert(conn, audit_repo.Event(
-            kind=audit_repo.LOGIN_FAILED, source=_audited(source),
-            target_user_id=user_id, target_username=username, target_token_id=client_id,
-            details={"grant_type": grant, "reason": reason},
-        ))
+        user_id, username = await audit.login_failed(
+            conn, grant, source=source, reason=reason, user_id=user_id, username=username,
+            client_id=client_id)
     await app[keys.ABUSE].login_failed(source, subject, target_user_id=user_id,
                                        target_username=username)
 
@@ -188,13 +181,5 @@ async def _failed(request: web.Request, source: str, grant: str, subject: Subjec
 def _succeeded(request: web.Request, source: str, grant: str, *, user_id: uuid.UUID,
                username: str, token_id: uuid.UUID | None = None) -> None:
     """Queue the audit event of a successful login (written within a second)."""
-    request.app[keys.AUDIT].add(audit_repo.Event(
-        kind=audit_repo.LOGIN_SUCCEEDED, actor_user_id=user_id, actor_username=username,
-        actor_token_id=token_id, actor_kind=grant, source=_audited(source),
-        target_user_id=user_id, target_username=username, target_token_id=token_id,
-        details={"grant_type": grant}, at=datetime.now(UTC),
-    ))
-
-
-def _audited(source: str) -> str | None:
-    return None if source == UNKNOWN_SOURCE else source
+    request.app[keys.AUDIT].add(audit.login_succeeded(
+        grant, source=source, user_id=user_id, username=username, token_id=token_id))
