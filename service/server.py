@@ -58,16 +58,30 @@ async def run_migrations(settings: Settings, args: list[str]) -> None:
 
 def serve(settings: Settings) -> None:
     generated = asyncio.run(prepare(settings))
-    if generated:
-        username, password = generated
-        # Printed once, to the terminal only (never to the log): it is not stored anywhere else.
-        print(f"Created the first admin: username '{username}', password '{password}'\n"
-              "Write the password down now: it will not be shown again.", flush=True)
     url = f"http://{settings.host}:{settings.port}"
+    # Printed once, to the terminal only (never to the log): a generated password is not
+    # stored anywhere else.
+    print(first_start(url, generated), flush=True)
     if settings.workers > 1:
         supervise(settings, url)
     else:
         run_worker(settings, announce=f"mrsm-tokens listening on {url} (Ctrl+C to stop)")
+
+
+def first_start(url: str, generated: tuple[str, str] | None) -> str:
+    """The block a start ends with: where the service is and, on the first start without
+    ADMIN_USERNAME/ADMIN_PASSWORD, the admin it made, with a command to try it."""
+    if generated is None:
+        return f"\nmrsm-tokens on {url}\n"
+    username, password = generated
+    return (
+        f"\nmrsm-tokens on {url}\n"
+        f"\n  Created the first admin: username '{username}', password '{password}'\n"
+        "  Write the password down now: it will not be shown again.\n"
+        "\n  Try it:\n"
+        f"    curl -sS {url}/login -d grant_type=password -d username={username} "
+        f"--data-urlencode password='{password}'\n"
+    )
 
 
 def supervise(settings: Settings, url: str) -> None:

@@ -36,3 +36,28 @@ def test_compose_secrets_are_required_not_defaulted():
     text = (PROJECT_ROOT / "docker-compose.yml").read_text()
     for name in ("POSTGRES_PASSWORD", "ADMIN_PASSWORD"):
         assert f"${{{name}:?" in text, name
+
+
+def test_env_example_names_every_variable_compose_reads():
+    text = (PROJECT_ROOT / "docker-compose.yml").read_text()
+    read = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", text))
+    example = (PROJECT_ROOT / ".env.example").read_text()
+    given = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", example, flags=re.M))
+    assert read, "compose reads no variable"
+    assert read <= given, f"not in .env.example: {sorted(read - given)}"
+    # Secrets are left blank for the user to fill, never shipped.
+    for name in ("POSTGRES_PASSWORD", "ADMIN_PASSWORD", "JWT_SECRET"):
+        assert re.search(rf"^{name}=$", example, flags=re.M), name
+
+
+def test_env_files_holding_secrets_are_ignored_by_git():
+    ignored = (PROJECT_ROOT / ".gitignore").read_text().split()
+    assert ".env" in ignored
+    assert "token.json" in ignored  # the Quickstart writes a token's secret there
+
+
+def test_the_published_address_is_configurable_and_health_means_ready():
+    api = _compose()["services"]["api"]
+    assert api["ports"] == ["${BIND:-127.0.0.1}:${API_PORT:-8000}:8000"]
+    assert "/readyz" in " ".join(api["healthcheck"]["test"])
+    assert "/readyz" in (PROJECT_ROOT / "Dockerfile").read_text()
