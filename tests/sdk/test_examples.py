@@ -67,3 +67,40 @@ async def test_the_seed_page_code_runs_unchanged_but_for_its_imports(database_ur
     assert out.startswith("Successfully registered token 'my-iot-device'\n")
     assert "  API Key: mrsm-key:" in out
     assert await _tokens(database_url) == []  # the last step deleted it
+
+
+README_BLOCK = "<!-- python: run -->\n```python\n"
+
+
+def _readme_python() -> str:
+    text = (PROJECT_ROOT / "README.md").read_text()
+    start = text.index(README_BLOCK) + len(README_BLOCK)
+    return text[start:text.index("```", start)]
+
+
+@pytest.mark.parametrize("runs", [1, 2])
+async def test_the_readme_python_example_runs_as_written(database_url, tmp_path, runs):
+    # On an empty database it makes the user it needs; run again, it says the name is taken
+    # and goes on. Every step's message is printed; none fails.
+    script = tmp_path / "readme_example.py"
+    script.write_text(_readme_python())
+    env = base_env(database_url, tmp_path / "absent.toml")
+    for run in range(runs):
+        lines = _run(str(script), env).splitlines()
+        assert lines[0] == ("Registered user 'myuser'." if run == 0
+                            else "The username 'myuser' is taken.")
+        assert lines[1].startswith("Registered token 'my-iot-device'")
+        assert "mrsm-key:" in lines[2]
+        assert [line.split(" ", 1)[0] for line in lines[3:]] == ["Edited", "Invalidated",
+                                                                 "Deleted"]
+    assert await _tokens(database_url) == []
+
+
+def test_an_example_says_why_it_is_refused(database_url, tmp_path):
+    env = base_env(database_url, tmp_path / "absent.toml")  # and no user 'myuser'
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "01_create_token.py")], env=env,
+                          capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1
+    assert proc.stdout == "There is no user 'myuser'.\n"
+    assert proc.stderr == ""
