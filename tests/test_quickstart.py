@@ -62,3 +62,23 @@ def test_a_refused_step_stops_the_quickstart(database_url, tmp_path):
     assert "returned error: 400" in done.stderr
     assert "The username or password is wrong." in done.stderr  # the reason, not just a code
     assert not (tmp_path / "token.json").exists()
+
+
+def test_a_devices_day_in_the_pipes_docs_runs_verbatim(database_url, tmp_path):
+    text = (PROJECT_ROOT / "docs" / "pipes.md").read_text()
+    blocks = re.findall(r"<!-- device-day: run -->\n```sh\n(.*?)```", text, re.S)
+    assert len(blocks) == 3, "provision, write, read"
+    with run_server(database_url, ADMIN_USERNAME="admin",
+                    ADMIN_PASSWORD="change-me-please") as server:
+        script = "\n".join(blocks).replace("http://127.0.0.1:8000", server.base_url)
+        script += '\ncurl -sS -o /dev/null -w "%{http_code}\\n" -X POST ' \
+                  '"$B/pipes/mqtt:garden/temperature/greenhouse.1/data" ' \
+                  '-H "Authorization: $READ_KEY" -H "Content-Type: application/json" -d "[]"\n'
+        done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout.splitlines()
+    assert json.loads(out[0]) == {"inserted": 1, "updated": 0}
+    assert json.loads(out[1])["items"][0]["celsius"] == 21.5
+    assert out[2:4] == ["timestamp,celsius,humidity", "2024-05-01T12:00:00Z,21.5,40"]
+    assert out[-1] == "403"  # the read-only key cannot write

@@ -69,17 +69,17 @@ async def test_the_seed_page_code_runs_unchanged_but_for_its_imports(database_ur
     assert await _tokens(database_url) == []  # the last step deleted it
 
 
-README_BLOCK = "<!-- python: run -->\n```python\n"
+README_BLOCK = "<!-- python: run -->\n```python\n"  # the example of docs/python.md
 
 
 def _readme_python() -> str:
-    text = (PROJECT_ROOT / "README.md").read_text()
+    text = (PROJECT_ROOT / "docs" / "python.md").read_text()
     start = text.index(README_BLOCK) + len(README_BLOCK)
     return text[start:text.index("```", start)]
 
 
 @pytest.mark.parametrize("runs", [1, 2])
-async def test_the_readme_python_example_runs_as_written(database_url, tmp_path, runs):
+async def test_the_python_docs_example_runs_as_written(database_url, tmp_path, runs):
     # On an empty database it makes the user it needs; run again, it says the name is taken
     # and goes on. Every step's message is printed; none fails.
     script = tmp_path / "readme_example.py"
