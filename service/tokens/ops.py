@@ -4,6 +4,11 @@ Every function takes the acting `Principal` and raises `ApiError` for a refusal,
 so the HTTP API, the CLI and the Python API refuse the same things the same way.
 Changes also take `source`, the client's address for the audit row (None outside a
 request), and are audited on the caller's connection, in its transaction.
+
+A credential cannot outlive its maker: when the actor is a token (its API key or its
+JWT from client credentials), no expiration it sets, on a new token or an existing one,
+itself included, may be later than its own (`capped_expiration`). Otherwise a token
+leaked for an hour could mint, or become, a key that never expires.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from service.errors import ApiError, not_found
 from service.tokens import repo
 from service.tokens.schemas import token_out
 from service.users import repo as users_repo
+from service.validation import isoformat
 
 # The database's operator (the `sql:` CLI): sees and may change everything.
 OPERATOR = Principal(user_id=uuid.UUID(int=0), username="(operator)", user_type="admin",
@@ -55,6 +61,24 @@ def resolve_expiration(settings: Settings, given: bool, value: datetime | None,
     if limit is not None and value > limit:
         raise _bad_expiration(f"must be within {settings.token_max_ttl_days} days from now")
     return value
+
+
+def capped_expiration(settings: Settings, actor: Principal, given: bool,
+                      value: datetime | None, now: datetime) -> datetime | None:
+    """`resolve_expiration`, then no later than the acting token's own expiration: a
+    token without one, and every other actor, is not capped. Omitted: the default, capped;
+    never (None) or later: 422."""
+    chosen = resolve_expiration(settings, given, value, now)
+    cap = actor.expires_at if actor.token_id is not None else None
+    if cap is None:
+        return chosen
+    if not given and chosen is not None:
+        return min(chosen, cap)
+    if chosen is None or chosen > cap:
+        raise _bad_expiration(
+            f"must be no later than {isoformat(cap)}, when the token making this request "
+            "expires")
+    return chosen
 
 
 def _bad_expiration(message: str) -> ApiError:
@@ -122,7 +146,7 @@ async def register(conn: asyncpg.Connection, settings: Settings, actor: Principa
         raise not_found("user")
     chosen_scopes = resolve_scopes(scopes, user_scopes(owner["type"], owner["scopes"]),
                                    actor.scopes)
-    chosen_expiration = resolve_expiration(settings, expiration_given, expiration, now)
+    chosen_expiration = capped_expiration(settings, actor, expiration_given, expiration, now)
     token_id = uuid.uuid4()
     secret = apikeys.new_secret()
     try:
@@ -154,7 +178,8 @@ async def edit(conn: asyncpg.Connection, settings: Settings, actor: Principal,
     if "label" in changes:
         update["label"] = changes["label"]
     if "expiration" in changes:
-        update["expiration"] = resolve_expiration(settings, True, changes["expiration"], now)
+        update["expiration"] = capped_expiration(settings, actor, True, changes["expiration"],
+                                                 now)
     if "scopes" in changes:
         update["scopes"] = resolve_scopes(changes["scopes"], owner_scopes_of(row), actor.scopes)
     for name in ("rate_limit", "allowed_cidrs"):

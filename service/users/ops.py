@@ -9,6 +9,11 @@ Argon2 is slow on purpose, so each password step says where its work happens: `r
 hashes on the caller's connection (as POST /users always has); `update` and
 `set_own_password` take a hash made before the caller's transaction; `verify_own_password`
 is for before any transaction.
+
+Changing one's own password takes a person's session (a JWT from the password grant), and
+a wrong current password is a failed password attempt like a wrong /login: the same
+throttle counts it and the same `login.failed` event records it. Otherwise a stolen
+read-only device key could guess the password at leisure and take the account over.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from collections.abc import Mapping
 
 import asyncpg
 
+from service.abuse.guard import AbuseGuard
+from service.abuse.throttle import Subject
 from service.audit import recorder as audit
 from service.audit import repo as audit_repo
 from service.auth.passwords import PasswordHasher
@@ -122,21 +129,55 @@ async def update(conn: asyncpg.Connection, actor: Principal, username: str, *,
     return render(row)
 
 
+# The grant and reason of the `login.failed` event a wrong current password writes: the
+# password is the password grant's secret, and the reason tells it from a wrong /login.
+PASSWORD_GRANT = "password"  # noqa: S105 - a grant type, not a secret
+WRONG_CURRENT_PASSWORD = "wrong_current_password"  # noqa: S105 - a reason, not a secret
+
+
+def require_password_session(actor: Principal) -> None:
+    """403 `insufficient_scope` unless the actor is a person's session: a JWT from the
+    password grant. An API key or a token's JWT is a device's credential, often stored
+    on the device and often with narrow scopes; none of them may turn itself into the
+    account's password."""
+    if actor.kind != "jwt" or actor.token_id is not None:
+        raise ApiError(
+            403, "insufficient_scope",
+            "Changing a password needs a session from the password grant (POST /login "
+            "with grant_type=password); an API key or a token's JWT may not do it.",
+            # As the front's insufficient_scope answers (RFC 6750 §3.1).
+            headers={"WWW-Authenticate": 'Bearer realm="mrsm", error="insufficient_scope"'},
+        )
+
+
 async def verify_own_password(conn: asyncpg.Connection, hasher: PasswordHasher,
-                              actor: Principal, current_password: str) -> None:
+                              guard: AbuseGuard, actor: Principal, current_password: str, *,
+                              source: str) -> None:
     """403 unless `current_password` is the actor's; 404 when the actor's user is gone.
 
-    Argon2 work: call it outside any transaction."""
+    `source` is the address as throttling counts it (`abuse.client.source_text`). The
+    actor must be a password session (`require_password_session`); then 429 while /login
+    would refuse this username from this address, before the password is checked; a
+    wrong one is audited and counted like a failed login (429 or 503 from the throttle
+    pass on). Argon2 work: call it outside any transaction."""
+    require_password_session(actor)
+    await guard.check_password_login(conn, source, actor.username)
     row = await repo.by_id(conn, actor.user_id)
     if row is None:
         raise not_found("user")
     if not await hasher.verify(row["password_hash"], current_password):
+        user_id, username = await audit.login_failed(
+            conn, PASSWORD_GRANT, source=source, reason=WRONG_CURRENT_PASSWORD,
+            user_id=row["id"], username=row["username"], client_id=None)
+        await guard.login_failed(source, Subject.user(row["username"]),
+                                 target_user_id=user_id, target_username=username)
         raise ApiError(403, "forbidden", "The current password is wrong.")
 
 
 async def set_own_password(conn: asyncpg.Connection, actor: Principal, password_hash: str, *,
                            source: str | None) -> dict:
     """Store the actor's new password (hashed beforehand, after `verify_own_password`)."""
+    require_password_session(actor)
     row = await repo.update(conn, actor.user_id, password_hash=password_hash, type_=None,
                             scopes=None)
     if row is None:  # deleted since the current password was verified

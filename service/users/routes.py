@@ -10,6 +10,7 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from service import keys
+from service.abuse.client import client_address, source_text
 from service.auth.principal import Principal
 from service.auth.scopes import authenticated, order, requires
 from service.caller import principal_of, source_of
@@ -84,12 +85,18 @@ async def get_me(request: web.Request) -> web.Response:
 @doc("Change your own password", tag="users", body=PasswordChangeSchema,
      responses={200: UserSchema})
 async def patch_me(request: web.Request) -> web.Response:
-    body = await load_body(request, PasswordChangeSchema())
     principal = principal_of(request)
-    hasher = request.app[keys.HASHER]
-    async with request.app[keys.POOL].acquire() as conn:
+    # Before the body: a device's credential learns nothing from this route.
+    ops.require_password_session(principal)
+    body = await load_body(request, PasswordChangeSchema())
+    app = request.app
+    hasher = app[keys.HASHER]
+    # The address as /login's throttle counts it, so both share one budget.
+    throttled_as = source_text(client_address(request, app[keys.SETTINGS].abuse))
+    async with app[keys.POOL].acquire() as conn:
         # Both argon2 steps before the transaction, which then holds its row lock briefly.
-        await ops.verify_own_password(conn, hasher, principal, body["current_password"])
+        await ops.verify_own_password(conn, hasher, app[keys.ABUSE], principal,
+                                      body["current_password"], source=throttled_as)
         new_hash = await hasher.hash(body["new_password"])
         async with conn.transaction():
             out = await ops.set_own_password(conn, principal, new_hash,
