@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 from multidict import CIMultiDict
@@ -196,3 +197,27 @@ async def test_api_errors_outside_the_console_do_not_get_its_headers(client):
     resp = await client.get("/consolex")
     assert resp.status == 404
     assert "Content-Security-Policy" not in resp.headers
+
+
+async def test_rows_stored_deep_before_the_limit_still_export_as_csv(client, pipe,
+                                                                      database_url):
+    """A row nested ~980 levels deep, written before bodies were limited, broke every CSV
+    read of its pipe (a 500); it is exported, its deep value as its JSON text."""
+    import asyncpg
+
+    deep = nested_text(980)
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO pipe_rows (pipe_id, ts, \"values\") SELECT id, $1, $2::jsonb "
+            "FROM pipes WHERE metric_key = 'review'",
+            datetime(2024, 1, 1, tzinfo=UTC), '{"v": ' + deep + ', "w": "x, \\"y\\"", "n": 1}')
+    finally:
+        await conn.close()
+    resp = await client.get(DATA, headers={**pipe, "Accept": "text/csv"})
+    assert resp.status == 200, await resp.text()
+    [line] = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert line["v"].replace(" ", "") == deep
+    assert (line["w"], line["n"]) == ('x, "y"', "1")
+    resp = await client.get(DATA, headers=pipe)
+    assert resp.status == 200
