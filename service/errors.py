@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
+
+from service import metrics
 
 log = logging.getLogger("service.errors")
 
@@ -45,7 +48,69 @@ DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.CannotConnectNowError,
     # Class 57: the server is shutting down, crashed, or cancelled the query on a timeout.
     asyncpg.OperatorInterventionError,
+    # Class 53: too many connections, out of memory, disk full. Nothing the caller sent
+    # is wrong and trying again later may work: a 503, not a 500.
+    asyncpg.InsufficientResourcesError,
 )
+
+
+class Outage:
+    """Whether this process is refusing requests because the database is away.
+
+    An outage is logged twice, when it starts and when it ends (the first request answered
+    without a failure), however many requests it refuses: one line per refused request
+    would flood the log (hundreds a second) just when someone is reading it. The refusals
+    are counted in /metrics instead. A database that fails again within QUIET seconds of
+    recovering (out of connections, say, so that some requests get one and some do not) is
+    not logged as a new outage each time, but summed in at most one line every QUIET seconds.
+    """
+
+    QUIET = 10.0
+    __slots__ = ("active", "announced", "ended", "last_line", "refused", "started")
+
+    def __init__(self) -> None:
+        self.active = False
+        self.announced = False  # the current outage's start was logged
+        self.refused = 0  # refusals not yet reported in the log
+        self.started = self.last_line = 0.0
+        self.ended = float("-inf")
+
+    def refuse(self, exc: BaseException) -> None:
+        """A request is answered 503 because of `exc`."""
+        metrics.DB_UNAVAILABLE_REFUSED.value += 1
+        self.refused += 1
+        if self.active:
+            return
+        self.active = True
+        now = time.monotonic()
+        self.announced = now - self.ended >= self.QUIET
+        if self.announced:
+            self.started = self.last_line = now
+            self.refused = 1
+            metrics.DB_OUTAGES.value += 1
+            log.warning("database unavailable (%s): answering 503 until it answers again",
+                        type(exc).__name__)
+
+    def over(self) -> None:
+        """A request was answered without the database failing: the outage, if any, ended."""
+        if not self.active:
+            return
+        self.active = False
+        now = self.ended = time.monotonic()
+        if self.announced:
+            log.warning("database available again after %.1f s; %d requests were refused",
+                        now - self.started, self.refused)
+        elif now - self.last_line >= self.QUIET:
+            log.warning("database failing intermittently: %d requests refused in %.0f s",
+                        self.refused, now - self.last_line)
+        else:
+            return
+        self.refused = 0
+        self.last_line = now
+
+
+# One per process, like the log and the metrics it reports to.
+OUTAGE = Outage()
 
 
 class ApiError(Exception):
@@ -107,7 +172,7 @@ def response_for(exc: Exception, request_id: str) -> web.Response:
     if isinstance(exc, web.HTTPException):
         return error_response(_from_http_exception(exc))
     if isinstance(exc, DATABASE_UNAVAILABLE):
-        log.warning("database unavailable: %s", type(exc).__name__)
+        OUTAGE.refuse(exc)
         return error_response(
             ApiError(503, description="The database does not answer; try again shortly.",
                      headers={"Retry-After": "1"})

@@ -29,7 +29,8 @@ from service.auth.principal import Principal
 from service.auth.schemes import JWT, Credential
 from service.auth.scopes import Requirement, order, requirement_of
 from service.config import Settings
-from service.errors import ApiError
+from service.console.routes import SECURITY_HEADERS
+from service.errors import OUTAGE, ApiError
 from service.observability import (
     AUTH_OK,
     access_line,
@@ -42,6 +43,10 @@ from service.observability import (
 # istr: headers are looked up by these without lower-casing the name on every request.
 REQUEST_ID_HEADER = istr("X-Request-ID")
 AUTHORIZATION = istr(hdrs.AUTHORIZATION)
+SERVER = istr(hdrs.SERVER)
+# aiohttp's default names Python's and aiohttp's versions: a free hint for an attacker.
+SERVER_NAME = "mrsm-tokens"
+CONSOLE = "/console"
 REALM = "mrsm"
 
 
@@ -94,28 +99,46 @@ def front(app: web.Application, settings: Settings) -> Middleware:
         try:
             try:
                 if route.requirement is not None:
-                    header = request.headers.get(AUTHORIZATION)
-                    if header:
-                        credential = Credential(header)
+                    # getall, not get: with two headers, get answers as whoever came first,
+                    # while a proxy in front may have read the other one.
+                    values = request.headers.getall(AUTHORIZATION, ())
+                    if values:
+                        if len(values) > 1:
+                            raise duplicate_authorization()
+                        if values[0]:
+                            credential = Credential(values[0])
                     principal = await authorize(app, request, route.requirement, credential)
                 elif route.closed:
                     raise not_open()
+                elif (route is not NO_ROUTE and AUTHORIZATION in request.headers
+                      and len(request.headers.getall(AUTHORIZATION)) > 1):
+                    raise duplicate_authorization()  # a public route may read it (/login)
                 response = await handler(request)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a JSON answer
                 if isinstance(exc, web.HTTPException) and exc.status < 400:
                     status = exc.status  # a redirect: aiohttp sends it as it is
                     exc.headers[REQUEST_ID_HEADER] = request_id
+                    exc.headers[SERVER] = SERVER_NAME
                     raise
                 response = errors.response_for(exc, request_id)
+                path = request.path
+                if path.startswith(CONSOLE) and (len(path) == len(CONSOLE)
+                                                 or path[len(CONSOLE)] == "/"):
+                    # The console's own answers carry these; its errors must too (a 404
+                    # page framed or sniffed is still a page of this origin).
+                    response.headers.update(SECURITY_HEADERS)
             status = response.status
             if not response.prepared:
                 response.headers[REQUEST_ID_HEADER] = request_id
+                response.headers[SERVER] = SERVER_NAME
             return response
         except asyncio.CancelledError:  # the client went away before the answer
             status = 499
             raise
         finally:
             elapsed = time.perf_counter() - started
+            if OUTAGE.active and status < 499:  # 499: gone, not answered
+                OUTAGE.over()  # this request did not fail: the database answers again
             answer = answer_of(request.method, route.label, status)
             answer.metrics.observe(elapsed)
             if principal is not None:
@@ -199,6 +222,11 @@ def insufficient_scope(needed: frozenset[str]) -> ApiError:
                 f'Bearer realm="{REALM}", error="insufficient_scope", scope="{wanted}"'
         },
     )
+
+
+def duplicate_authorization() -> ApiError:
+    return ApiError(400, "invalid_request",
+                    "Send one Authorization header, not several: which one counts is ambiguous.")
 
 
 def not_open() -> ApiError:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from service import keys, openapi
 from service.auth.scopes import SCOPES, public, requirement_of, requires
+from service.errors import DATABASE_UNAVAILABLE, OUTAGE
 from service.metrics import CONTENT_TYPE, render_metrics
 from service.openapi import doc
 
@@ -59,8 +60,11 @@ async def readyz(request: web.Request) -> web.Response:
         async with asyncio.timeout(2):
             async with pool.acquire() as conn:
                 await conn.fetchval("SELECT 1")
-    except Exception:  # any failure means "not ready"; the reason is not the caller's business
-        return web.json_response({"status": "unavailable"}, status=503)
+    except Exception as exc:  # any failure means "not ready"; the reason is not the caller's
+        if isinstance(exc, DATABASE_UNAVAILABLE):
+            OUTAGE.refuse(exc)  # a probe may be the first to see an outage
+        return web.json_response({"status": "unavailable"}, status=503,
+                                 headers={"Retry-After": "1"})
     return web.json_response({"status": "ok"})
 
 

@@ -134,6 +134,20 @@ AUTH_CACHE = FastCounter(
     registry=REGISTRY,
 )
 
+# The database outages this process saw (service.errors.Outage), and the requests they cost.
+DB_OUTAGES = FastCounter(
+    "mrsm_db_outages",
+    "Times the database stopped answering (each logged once when it starts and when it ends).",
+    [],
+    registry=REGISTRY,
+).labels()
+DB_UNAVAILABLE_REFUSED = FastCounter(
+    "mrsm_db_unavailable_refused_requests",
+    "Requests answered 503 because the database did not answer or refused a connection.",
+    [],
+    registry=REGISTRY,
+).labels()
+
 AUTH_KINDS = ("api_key", "jwt", "password", "client_credentials")
 AUTH_RESULTS = ("ok", "refused", "throttled")
 # Methods outside this set are counted as OTHER: a client must not be able to mint labels.

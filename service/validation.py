@@ -29,8 +29,97 @@ def validate(schema: ma.Schema, data: Any, *,
         raise ApiError(422, "validation_error", description, fields=_fields(err.messages)) from None
 
 
+# How deeply a JSON body may nest objects and arrays; the body itself is level 1. Past a
+# few hundred levels Python's recursive encoders and decoders (ours, the json module's,
+# asyncpg's jsonb codec) overflow, so a value accepted deeper could never be read back.
+MAX_JSON_DEPTH = 64
+TOO_DEEP = f"nested deeper than {MAX_JSON_DEPTH} levels"
+
+
+class DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # The last duplicate would silently win, and another reader of the same body (a proxy,
+    # an audit tool) may take the first: the two would act on different requests.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return result
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether `value` nests more than `limit` levels (a scalar is 0, [] is 1); a walk with
+    its own stack, so that no depth overflows Python's."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+    return False
+
+
+def check_depth(data: Any) -> None:
+    """A 422 naming the first top-level field (or array index) nested past MAX_JSON_DEPTH."""
+    if not isinstance(data, (dict, list)):
+        return
+    entries = data.items() if isinstance(data, dict) else enumerate(data)
+    for key, value in entries:
+        if isinstance(value, (dict, list)) and _too_deep(value, MAX_JSON_DEPTH - 1):
+            raise ApiError(422, "validation_error",
+                           f"The body nests deeper than {MAX_JSON_DEPTH} levels.",
+                           fields={str(key): [TOO_DEEP]})
+
+
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[][{},]')
+
+
+def _deep_field(raw: bytes) -> str | None:
+    """For a body too deep to decode: the top-level key (or index) under which it first
+    nests past MAX_JSON_DEPTH, "_schema" if the body itself does, or None when its
+    brackets do not balance (then it is not JSON at all)."""
+    depth, index, key, expect_key, field = 0, 0, None, False, None
+    top = 0
+    for match in _TOKENS.finditer(raw):
+        token = match.group()
+        first = token[0]
+        if first == 0x22:  # a string
+            if depth == 1 and expect_key:
+                try:
+                    key = json.loads(token)
+                except ValueError:
+                    key = token.decode("utf-8", "replace")
+                expect_key = False
+        elif first in b"[{":
+            depth += 1
+            if depth == 1:
+                top, expect_key = first, first == 0x7B
+            elif depth > MAX_JSON_DEPTH and field is None:
+                field = (key if top == 0x7B else str(index)) or "_schema"
+        elif first in b"]}":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif depth == 1:  # a comma between two members
+            index += 1
+            expect_key = top == 0x7B
+    return field if depth == 0 else None
+
+
 async def read_json(request: web.Request) -> Any:
-    """The request body as JSON: 415 for another content type, 400 for bad JSON, 413 if too big."""
+    """The request body as JSON: 415 for another content type, 400 for bad JSON or a
+    repeated key in an object, 413 if too big, 422 if nested past MAX_JSON_DEPTH."""
     if request.content_type != "application/json":
         raise ApiError(
             415,
@@ -39,11 +128,28 @@ async def read_json(request: web.Request) -> Any:
         )
     raw = await request.read()  # aiohttp raises 413 past client_max_size
     try:
-        return json.loads(raw)
+        data = json.loads(raw, object_pairs_hook=_unique_keys)
+    except DuplicateKey as err:
+        raise ApiError(400, "invalid_request",
+                       f"The key {json.dumps(err.key)} appears more than once in an object."
+                       ) from None
+    except RecursionError:
+        # Too deep for the decoder itself (hundreds of levels): the field is found by
+        # scanning the text; brackets that never close are simply not JSON.
+        field = _deep_field(raw)
+        if field is None:
+            raise ApiError(400, "invalid_request", "The body is not valid JSON.") from None
+        raise ApiError(422, "validation_error",
+                       f"The body nests deeper than {MAX_JSON_DEPTH} levels.",
+                       fields={field: [TOO_DEEP]}) from None
     # ValueError covers JSONDecodeError, UnicodeDecodeError and an integer literal past
-    # Python's 4300-digit limit; RecursionError is deep nesting such as "[[[[...".
-    except (ValueError, RecursionError):
+    # Python's 4300-digit limit.
+    except ValueError:
         raise ApiError(400, "invalid_request", "The body is not valid JSON.") from None
+    # Fewer brackets than the limit cannot nest past it: most bodies skip the walk.
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH:
+        check_depth(data)
+    return data
 
 
 async def load_body(request: web.Request, schema: ma.Schema) -> Any:

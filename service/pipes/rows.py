@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -25,12 +26,18 @@ class JsonNotStorable(ValueError):
 
 
 def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+    # A walk with its own stack: a recursive one overflowed Python's on deep values (a 500).
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 
@@ -133,10 +140,56 @@ def _cell(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
+_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[][{}]')
+
+
+def _container_end(text: str, pos: int) -> int:
+    depth = 0
+    for match in _BRACKET.finditer(text, pos):
+        part = match.group()
+        if part == "[" or part == "{":
+            depth += 1
+        elif part == "]" or part == "}":
+            depth -= 1
+            if depth == 0:
+                return match.end()
+    raise ValueError("unbalanced JSON text")
+
+
+def _top_level(text: str) -> dict[str, Any]:
+    """jsonb's text of an object too deep for json.loads, one level decoded: an object or
+    array value is kept as its JSON text, which is what its CSV cell holds anyway."""
+    out: dict[str, Any] = {}
+    pos = _SPACE.match(text, text.index("{") + 1).end()
+    while text[pos] != "}":
+        key, pos = _DECODER.raw_decode(text, pos)
+        pos = _SPACE.match(text, _SPACE.match(text, pos).end() + 1).end()  # past the colon
+        if text[pos] in "[{":
+            end = _container_end(text, pos)
+            out[key] = text[pos:end]
+            pos = end
+        else:
+            out[key], pos = _DECODER.raw_decode(text, pos)
+        pos = _SPACE.match(text, pos).end()
+        if text[pos] == ",":
+            pos = _SPACE.match(text, pos + 1).end()
+    return out
+
+
+def _decode_values(text: str) -> dict[str, Any]:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        # Stored before bodies were limited to MAX_JSON_DEPTH: still exported, not a 500.
+        return _top_level(text)
+
+
 def page_csv(rows: Iterable[tuple[datetime, str]]) -> str:
     """CSV: a header (timestamp, then every value column of the page, sorted by name), then
     one line per row; a missing or null value is an empty cell."""
-    decoded = [(ts, json.loads(text)) for ts, text in rows]
+    decoded = [(ts, _decode_values(text)) for ts, text in rows]
     columns = sorted({key for _, values in decoded for key in values})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
