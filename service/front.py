@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass
 
 from aiohttp import hdrs, web
@@ -25,12 +26,13 @@ from multidict import istr
 
 from service import errors, keys, metrics
 from service.abuse.client import client_address, source_text
+from service.audit import recorder as audit
 from service.auth.principal import Principal
 from service.auth.schemes import JWT, Credential
 from service.auth.scopes import Requirement, order, requirement_of
 from service.config import Settings
 from service.console.routes import SECURITY_HEADERS
-from service.errors import OUTAGE, ApiError
+from service.errors import DATABASE_UNAVAILABLE, OUTAGE, ApiError
 from service.observability import (
     AUTH_OK,
     access_line,
@@ -173,18 +175,34 @@ async def authorize(app: web.Application, request: web.Request, requirement: Req
         # A bad JWT is not counted: it cannot be guessed, and an expired one is what every
         # well-behaved client sends once before logging in again.
         if credential.kind != JWT:
-            await guard.refused(_source(app, request), credential.client_id)
+            await _refused(app, _source(app, request), credential, credential.client_id,
+                           "wrong_secret")
         raise invalid_credential()
     if principal.allowed_cidrs is not None or principal.rate_limit is not None:
         address = client_address(request, app[keys.SETTINGS].abuse)
         if not guard.admit(principal.token_id, principal.rate_limit, principal.allowed_cidrs,
                            address):
-            await guard.refused(source_text(address), principal.token_id)
+            await _refused(app, source_text(address), credential, principal.token_id,
+                           "network")
             raise invalid_credential()
     if not requirement.scopes <= principal.scopes:
         raise insufficient_scope(requirement.scopes)
     request[keys.PRINCIPAL] = principal
     return principal
+
+
+async def _refused(app: web.Application, source: str, credential: Credential,
+                   client_id: uuid.UUID | None, reason: str) -> None:
+    """A refused secret, audited and counted as a failed login is (service.login.grants):
+    every place a secret is checked costs a guesser the same. The answer stays 401 while
+    the database is away; only the record is lost."""
+    try:
+        async with app[keys.POOL].acquire() as conn:
+            await audit.login_failed(conn, credential.kind, source=source, reason=reason,
+                                     user_id=None, username=None, client_id=client_id)
+    except DATABASE_UNAVAILABLE:
+        pass
+    await app[keys.ABUSE].refused(source, client_id)
 
 
 def _source(app: web.Application, request: web.Request) -> str:

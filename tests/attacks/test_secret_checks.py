@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from service.auth.apikeys import make_api_key, new_secret
 from service.auth.passwords import PasswordHasher
 from service.auth.principal import Principal
 from service.errors import ApiError
@@ -209,3 +210,37 @@ async def test_a_wrong_current_password_is_audited_as_a_failed_login(tapi):
     assert len(await login_failures(tapi)) == LIMITS.pair_failures
     text = json.dumps([f["details"] for f in failures])
     assert "wrong-password" not in text
+
+
+# --- a refused API key is recorded like a failed login ---------------------------------
+
+async def test_a_wrong_api_key_secret_is_audited_and_counted_like_a_failed_login(tapi, tadmin):
+    token = await tapi.create_token(tadmin, label="device")
+    forged = make_api_key(token["id"], new_secret())  # its client ID, another secret
+    for _ in range(LIMITS.pair_failures):
+        resp = await tapi.client.get("/users/me", headers=from_ip(ATTACKER,
+                                                                  {"Authorization": forged}))
+        await assert_error(resp, 401, "invalid_token")
+    failures = await login_failures(tapi)
+    assert len(failures) == LIMITS.pair_failures
+    for event in failures:
+        assert event["address"] == ATTACKER
+        assert event["target_token_id"] == uuid.UUID(token["id"])
+        assert event["target_username"] == "admin"  # the token's owner sees it
+        assert event["details"] == {"grant_type": "api_key", "reason": "wrong_secret"}
+    # The same budget as /login: this client ID is now blocked from that address.
+    resp = await tapi.client.get("/users/me", headers=from_ip(ATTACKER, {"Authorization": forged}))
+    await assert_error(resp, 429, "too_many_requests")
+    assert int(resp.headers["Retry-After"]) > 0
+    assert len(await login_failures(tapi)) == LIMITS.pair_failures  # blocked: not checked
+
+
+async def test_other_refused_credentials_are_audited_but_not_bad_jwts(api, admin_headers):
+    for header in ("Basic dXNlcjpwYXNz", "mrsm-key:not-base64!", "Bearer not.a.jwt"):
+        resp = await api.client.get("/users/me", headers={"Authorization": header})
+        await assert_error(resp, 401, "invalid_token")
+    failures = await login_failures(api)
+    # A JWT cannot be guessed and an expired one is every client's once: not a failure.
+    assert [(f["details"]["grant_type"], f["target_token_id"]) for f in failures] == [
+        ("unsupported", None), ("api_key", None)]
+    assert all(f["details"]["reason"] == "wrong_secret" for f in failures)
