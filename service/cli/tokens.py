@@ -56,6 +56,9 @@ def register(ctx: Context) -> int:
         owner = args.user or me["username"]
         owner_scopes = me["scopes"] if owner.lower() == me["username"].lower() \
             else _scopes_of(ctx, owner)
+    # A scope flag is checked before anything is asked, so no answer is typed in vain.
+    known = _known_scopes(ctx)
+    scopes = _held(parse_scopes(args.scopes, known), owner, owner_scopes)
     # On a terminal, ask what the flags left out, unless --yes says "take the defaults".
     ask = prompter.interactive and not args.yes
     label = args.label
@@ -68,8 +71,6 @@ def register(ctx: Context) -> int:
         exp_given, expiration = _ask(lambda: parse_expiration(prompter.ask(
             f"Expiration (a date like 2027-01-31, or days like 30d; blank: in {default_days} "
             "days; none: never): ", flag="--expires", what="The expiration")))
-    known = _known_scopes(ctx)
-    scopes = _held(parse_scopes(args.scopes, known), owner, owner_scopes)
     if args.scopes is None and ask:
         held = f": {' '.join(owner_scopes)}" if owner_scopes else ""
         scopes = _ask(lambda: _held(parse_scopes(prompter.ask(
