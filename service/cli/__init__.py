@@ -3,14 +3,16 @@
     mrsm register token          prompts for owner, label, expiration, scopes
     mrsm show tokens [ID]        a table (or one token)
     mrsm edit token ID           change label, expiration, scopes
-    mrsm invalidate token ID     stop a token working; it stays listed
+    mrsm invalidate token ID     stop a token working for good; it stays listed (asks first)
     mrsm delete token ID         remove a token (asks first, unless --yes)
     mrsm register user [NAME]    mrsm show users    mrsm delete user NAME
+    mrsm edit user NAME          change type, scopes, password (--password-stdin)
     mrsm start api               run the service (as `python -m service`)
     mrsm migrate [down N]        apply (or undo) database migrations
 
 `--instance sql:main` (the default) works straight on the database named by
 DATABASE_URL, as its operator; `--instance api:NAME` talks to a running service.
+A token ID may be shortened to a unique prefix of 8 characters or more.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ COMMANDS: dict[tuple[str, str | None], Callable[[Context], int]] = {
     ("delete", "token"): tokens.delete,
     ("register", "user"): users.register,
     ("show", "user"): users.show,
+    ("edit", "user"): users.edit,
     ("delete", "user"): users.delete,
     ("start", "api"): _start_api,
     ("migrate", None): _migrate,
@@ -103,11 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl-days", type=int, metavar="N", help="expire N days from now")
     token.add_argument("--scopes", help="space- or comma-separated (default: all the owner's)")
     user = parser.add_argument_group("users")
-    user.add_argument("--password", help="the new user's password (visible to `ps`; "
+    user.add_argument("--password", help="the user's (new) password (visible to `ps`; "
                                          "prefer --password-stdin)")
     user.add_argument("--password-stdin", action="store_true",
-                      help="read the new user's password from standard input")
-    user.add_argument("--type", choices=["user", "admin"], help="the new user's type")
+                      help="read the user's (new) password from standard input")
+    user.add_argument("--type", choices=["user", "admin"], help="the user's type")
     listing = parser.add_argument_group("listing")
     listing.add_argument("--limit", type=int, default=100, help="rows per page (1-1000)")
     listing.add_argument("--offset", type=int, default=0, help="rows to skip")
@@ -126,7 +129,7 @@ def _resolve(words: list[str]) -> tuple[Callable[[Context], int], list[str]]:
     if command is None:
         raise CliError(f"Unknown command: {' '.join(words[:2])} (try: register token, "
                        "show tokens, edit token, invalidate token, delete token, "
-                       "register user, show users, delete user, start api, migrate).")
+                       "register user, show users, edit user, delete user, start api, migrate).")
     return command, words[2:]
 
 

@@ -44,3 +44,7 @@ class Context:
             raise CliError(f"Give one token ID: mrsm {command} ID "
                            "(the IDs are in `mrsm show tokens`).")
         return self.rest[0]
+
+    def token_id(self, command: str) -> str:
+        """The full ID of the one token named, by its ID or a unique prefix of it."""
+        return run(self.conn.aresolve_token_id(self.one_id(command)))

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import getpass
 import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class CliError(Exception):
@@ -57,3 +61,15 @@ class Prompter:
                 return False
             sys.stderr.write("Please answer y or n.\n")
         raise CliError("No clear answer; nothing was done.")
+
+
+def retry(read: Callable[[], T], attempts: int = 3) -> T:
+    """Ask again after a refused answer (`read` raises CliError), on a terminal."""
+    for attempt in range(attempts):
+        try:
+            return read()
+        except CliError as err:
+            if attempt == attempts - 1:
+                raise
+            sys.stderr.write(f"{err}\n")
+    raise AssertionError("unreachable")  # pragma: no cover

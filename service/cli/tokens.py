@@ -7,8 +7,8 @@ import sys
 from service.cli.context import Context
 from service.cli.output import more_hint, print_json, short_time, table
 from service.cli.parsing import expiration_from_flags, iso, parse_expiration, parse_scopes
-from service.cli.prompts import CliError
-from service.sdk.base import run
+from service.cli.prompts import CliError, retry
+from service.sdk.base import InstanceError, run
 
 
 def _known_scopes(ctx: Context) -> list[str]:
@@ -54,7 +54,11 @@ def register(ctx: Context) -> int:
     else:
         me = run(ctx.conn.awhoami())
         owner = args.user or me["username"]
-        owner_scopes = me["scopes"] if owner.lower() == me["username"].lower() else None
+        owner_scopes = me["scopes"] if owner.lower() == me["username"].lower() \
+            else _scopes_of(ctx, owner)
+    # A scope flag is checked before anything is asked, so no answer is typed in vain.
+    known = _known_scopes(ctx)
+    scopes = _held(parse_scopes(args.scopes, known), owner, owner_scopes)
     # On a terminal, ask what the flags left out, unless --yes says "take the defaults".
     ask = prompter.interactive and not args.yes
     label = args.label
@@ -67,13 +71,11 @@ def register(ctx: Context) -> int:
         exp_given, expiration = _ask(lambda: parse_expiration(prompter.ask(
             f"Expiration (a date like 2027-01-31, or days like 30d; blank: in {default_days} "
             "days; none: never): ", flag="--expires", what="The expiration")))
-    known = _known_scopes(ctx)
-    scopes = parse_scopes(args.scopes, known)
     if args.scopes is None and ask:
         held = f": {' '.join(owner_scopes)}" if owner_scopes else ""
-        scopes = _ask(lambda: parse_scopes(prompter.ask(
+        scopes = _ask(lambda: _held(parse_scopes(prompter.ask(
             f"Scopes (space or comma separated; blank: all of {owner}'s{held}): ",
-            flag="--scopes", what="The scopes"), known))
+            flag="--scopes", what="The scopes"), known), owner, owner_scopes))
     body: dict = {"user": owner}
     if label is not None:
         body["label"] = label
@@ -105,16 +107,35 @@ def register(ctx: Context) -> int:
     return 0
 
 
-def _ask(read, attempts: int = 3):
-    """Ask again after a parse error, on a terminal."""
-    for attempt in range(attempts):
-        try:
-            return read()
-        except CliError as err:
-            if attempt == attempts - 1:
-                raise
-            sys.stderr.write(f"{err}\n")
-    raise AssertionError("unreachable")  # pragma: no cover
+_ask = retry  # ask again after a parse error, on a terminal
+
+
+def _scopes_of(ctx: Context, owner: str) -> list[str] | None:
+    """The scopes of another user, when the connector's user may list users (an admin);
+    None when unknown, and the instance alone then judges the scopes asked for."""
+    try:
+        users = run(ctx.conn.alist_users())
+    except InstanceError as err:
+        if err.status in (401, 403):
+            return None
+        raise
+    found = next((u for u in users if u["username"].lower() == owner.lower()), None)
+    if found is None:
+        raise CliError(f"There is no user '{owner}'.")
+    return found["scopes"]
+
+
+def _held(scopes: list[str] | None, owner: str, owner_scopes: list[str] | None):
+    """The scopes, when the owner holds them all: refused here, before the confirmation,
+    rather than by the instance after it (a token never holds more than its owner)."""
+    if scopes is None or owner_scopes is None:
+        return scopes
+    lacking = [s for s in scopes if s not in owner_scopes]
+    if lacking:
+        # Worded as the instance's own refusal, then what may be asked instead.
+        raise CliError(f"The token's owner does not hold: {' '.join(lacking)}. {owner} "
+                       f"holds: {' '.join(owner_scopes) or '(no scope)'}.")
+    return scopes
 
 
 def _row(token: dict) -> list[str]:
@@ -140,7 +161,7 @@ def show(ctx: Context) -> int:
     if len(ctx.rest) > 1:
         raise CliError("Give at most one token ID: mrsm show token ID.")
     if ctx.rest:
-        token = run(ctx.conn.aget_token(ctx.one_id("show token")))
+        token = run(ctx.conn.aget_token(ctx.token_id("show token")))
         print_json(token) if args.json else print(details(token))
         return 0
     page = run(ctx.conn.atoken_page(user=args.user, limit=args.limit, offset=args.offset))
@@ -160,7 +181,7 @@ def show(ctx: Context) -> int:
 
 def edit(ctx: Context) -> int:
     args, prompter = ctx.args, ctx.prompter
-    token_id = ctx.one_id("edit token")
+    token_id = ctx.token_id("edit token")
     changes: dict = {}
     if args.label is not None:
         changes["label"] = args.label
@@ -207,7 +228,13 @@ def _ask_changes(ctx: Context, token: dict) -> dict:
 
 
 def invalidate(ctx: Context) -> int:
-    out = run(ctx.conn.ainvalidate_token(ctx.one_id("invalidate token")))
+    token = run(ctx.conn.aget_token(ctx.token_id("invalidate token")))
+    owner = f" of {token['user']}" if token["user"] else ""
+    # Asked as for deletion: an invalidated token never works again.
+    if not ctx.prompter.confirm(f"Invalidate token '{token['label']}' ({token['id']}){owner}? "
+                                "It stops working for good.", default=False, yes=ctx.args.yes):
+        raise CliError("Cancelled: nothing was invalidated.")
+    out = run(ctx.conn.ainvalidate_token(token["id"]))
     if ctx.args.json:
         print_json(out)
     else:
@@ -216,7 +243,7 @@ def invalidate(ctx: Context) -> int:
 
 
 def delete(ctx: Context) -> int:
-    token_id = ctx.one_id("delete token")
+    token_id = ctx.token_id("delete token")
     token = run(ctx.conn.aget_token(token_id))
     owner = f" of {token['user']}" if token["user"] else ""
     if not ctx.prompter.confirm(f"Delete token '{token['label']}' ({token['id']}){owner} "

@@ -191,6 +191,9 @@ class APIConnector(Connector):
     async def adelete_user(self, username: str) -> None:
         await self._request("DELETE", f"/users/{_segment(username)}")
 
+    async def aedit_user(self, username: str, changes: dict) -> dict:
+        return await self._request("PATCH", f"/users/{_segment(username)}", json=changes)
+
 
 def _segment(value: str) -> str:
     """A path segment, so an ID like '../users' cannot reach another route."""

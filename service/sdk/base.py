@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 log = logging.getLogger("service.sdk")
 PAGE_SIZE = 1000  # the API's largest page
+MIN_ID_PREFIX = 8  # as git: shorter prefixes would soon name several tokens
+_HEX = frozenset("0123456789abcdef")
 
 
 class InstanceError(Exception):
@@ -198,6 +200,41 @@ class BaseConnector:
 
     async def adelete_user(self, username: str) -> None:
         raise NotImplementedError
+
+    async def aedit_user(self, username: str, changes: dict) -> dict:
+        """PATCH /users/{username}: `changes` holds any of `password`, `type`, `scopes`."""
+        raise NotImplementedError
+
+    async def aresolve_token_id(self, given: str) -> str:
+        """The full ID of the token that `given` names: its ID, or a unique prefix of it
+        (8 characters at least, without regard to case or hyphens) among the tokens this connector
+        may see, so that both instance kinds name tokens alike.
+
+        A full-length ID is returned as given, without a listing: the instance itself
+        then says whether there is such a token (and a regular user never learns of
+        another's)."""
+        text = str(given).strip()
+        if len(text) == 36:
+            return text
+        # Hyphens are ignored, so that "1859abcd0f" and "1859abcd-0f" name the same token.
+        wanted = text.lower().replace("-", "")
+        if len(wanted) < MIN_ID_PREFIX:
+            raise InstanceError(f"A token ID prefix needs {MIN_ID_PREFIX} characters at least; "
+                                f"{text!r} has {len(wanted)}.", code="validation_error")
+        if len(wanted) > 32 or not set(wanted) <= _HEX:
+            raise InstanceError("No such token.", status=404, code="not_found")
+        matches = [t for t in await self.alist_tokens()
+                   if t["id"].lower().replace("-", "").startswith(wanted)]
+        if not matches:
+            raise InstanceError(f"No such token. No token ID starts with {text!r}.",
+                                status=404, code="not_found")
+        if len(matches) > 1:
+            listed = "; ".join(f"{t['id']} '{t['label']}' of {t['user'] or '(no owner)'}"
+                               for t in sorted(matches, key=lambda t: t["id"]))
+            raise InstanceError(f"The token ID prefix {text!r} is ambiguous: it starts "
+                                f"{len(matches)} IDs: {listed}. Give more characters.",
+                                code="ambiguous")
+        return matches[0]["id"]
 
     async def alist_tokens(self, user: str | None = None) -> list[dict]:
         """Every token visible to the connector (of `user` if given), all pages."""

@@ -22,8 +22,10 @@ class Connector(BaseConnector):
         return [Token.from_dict(item, instance=self) for item in run(self.alist_tokens(name))]
 
     def get_token(self, token_id: str) -> Token:
-        """One token by its Client ID; raises InstanceError when there is none."""
-        return Token.from_dict(run(self.aget_token(str(token_id))), instance=self)
+        """One token by its Client ID or a unique prefix of it (8 characters at least);
+        raises InstanceError when there is none, or when the prefix names several."""
+        full = run(self.aresolve_token_id(str(token_id)))
+        return Token.from_dict(run(self.aget_token(full)), instance=self)
 
     def get_users(self) -> list[User]:
         return [User.from_dict(item, instance=self) for item in run(self.alist_users())]

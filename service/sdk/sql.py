@@ -29,7 +29,7 @@ from service.sdk.connector import Connector
 from service.tokens import ops
 from service.tokens.schemas import TokenCreateSchema, TokenUpdateSchema, token_out
 from service.users import ops as user_ops
-from service.users.schemas import UserCreateSchema
+from service.users.schemas import UserCreateSchema, UserUpdateSchema
 from service.validation import validate
 
 
@@ -210,3 +210,19 @@ class SQLConnector(Connector):
     async def adelete_user(self, username: str) -> None:
         async with self._connection() as conn:
             await user_ops.delete(conn, ops.OPERATOR, username, source=None)
+
+    async def aedit_user(self, username: str, changes: dict) -> dict:
+        data = self._validate(UserUpdateSchema(), changes)
+        password_hash = None
+        if "password" in data:
+            # Hashed before the transaction, as PATCH /users/{username} does, so argon2
+            # never runs while ops.update holds the users lock.
+            hasher = PasswordHasher(self.settings)
+            try:
+                password_hash = await hasher.hash(data["password"])
+            finally:
+                hasher.close()
+        async with self._connection() as conn:
+            return await user_ops.update(conn, ops.OPERATOR, username, source=None,
+                                         password_hash=password_hash, type_=data.get("type"),
+                                         scopes=data.get("scopes"))

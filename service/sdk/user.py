@@ -10,9 +10,10 @@ from service.sdk.config import get_connector
 
 
 class User:
-    """A user, by name. `register()` and `delete()` return `(success, message)`.
+    """A user, by name. `register()`, `edit()` and `delete()` return `(success, message)`.
 
-    The password is only sent by `register()`; it is never shown by `repr`.
+    The password is only sent by `register()`, and by `edit()` when it was set anew;
+    it is never shown by `repr`.
     """
 
     def __init__(self, username: str, password: str | None = None, type: str | None = None,
@@ -25,13 +26,24 @@ class User:
         self.instance_connector = get_connector(instance or "sql:main")
         self.id = id
         self.created_at = created_at
+        # The instance's copy of type and scopes, so that edit() sends only what changed,
+        # and the password last sent, so that edit() does not send it again.
+        self._saved: dict[str, Any] | None = None
+        self._password_sent: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], instance: str | BaseConnector) -> User:
         created = data.get("created_at")
-        return cls(data["username"], type=data.get("type"), scopes=data.get("scopes"),
+        user = cls(data["username"], type=data.get("type"), scopes=data.get("scopes"),
                    instance=instance, id=data.get("id"),
                    created_at=datetime.fromisoformat(created) if created else None)
+        user._saved = {"type": user.type, "scopes": user.scopes}
+        return user
+
+    def _load(self, out: dict[str, Any]) -> None:
+        self.id, self.type, self.scopes = out["id"], out["type"], list(out["scopes"])
+        self.created_at = datetime.fromisoformat(out["created_at"])
+        self._saved = {"type": self.type, "scopes": list(self.scopes)}
 
     def __str__(self) -> str:
         return self.username
@@ -61,9 +73,34 @@ class User:
             out = run(self.instance_connector.acreate_user(body))
         except InstanceError as err:
             return False, str(err)
-        self.id, self.type, self.scopes = out["id"], out["type"], out["scopes"]
-        self.created_at = datetime.fromisoformat(out["created_at"])
+        self._load(out)
+        self._password_sent = self.password
         return True, f"Registered user '{self.username}'."
+
+    def edit(self) -> tuple[bool, str]:
+        """Save changes to `type`, `scopes` and `password` (an admin's job on `api:`
+        instances; the operator's on `sql:`, e.g. to give a lost admin password anew).
+
+        The instance's rules apply: the last admin stays one, admin-only scopes are for
+        admins, and a demotion drops them."""
+        saved = self._saved or {}
+        changes: dict[str, Any] = {}
+        if self.type is not None and self.type != saved.get("type"):
+            changes["type"] = self.type
+        if self.scopes is not None and (saved.get("scopes") is None
+                                        or set(self.scopes) != set(saved["scopes"])):
+            changes["scopes"] = list(self.scopes)
+        if self.password and self.password != self._password_sent:
+            changes["password"] = self.password
+        if not changes:
+            return True, f"User '{self.username}' is unchanged."
+        try:
+            out = run(self.instance_connector.aedit_user(self.username, changes))
+        except InstanceError as err:
+            return False, str(err)
+        self._load(out)
+        self._password_sent = self.password
+        return True, f"Edited user '{self.username}'."
 
     def delete(self) -> tuple[bool, str]:
         """Delete the user; their tokens are invalidated and kept without an owner."""

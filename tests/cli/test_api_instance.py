@@ -66,7 +66,8 @@ def test_manage_a_token_over_http(cli, users, as_user):
     assert edited.returncode == 0, edited.stderr
     assert json.loads(edited.stdout)["scopes"] == ["read:pipes"]
     assert json.loads(edited.stdout)["expiration"] is None
-    invalidated = cli("invalidate", "token", token["id"], "--json", "-i", "api:main", **env)
+    invalidated = cli("invalidate", "token", token["id"], "--json", "--yes", "-i", "api:main",
+                      **env)
     assert json.loads(invalidated.stdout)["is_valid"] is False
     deleted = cli("delete", "token", token["id"], "--yes", "-i", "api:main", **env)
     assert deleted.returncode == 0, deleted.stderr
@@ -137,7 +138,7 @@ def test_api_failures_are_one_line(cli, users, as_user, api_server, tmp_path):
 def test_a_token_invalidated_on_sql_stops_working_on_the_service(cli, users, api_server):
     token = json.loads(cli("register", "token", "--user", "alice", "--yes", "--json").stdout)
     assert status_of(api_server.base_url, token["api_key"]) == 200
-    assert cli("invalidate", "token", token["id"]).returncode == 0
+    assert cli("invalidate", "token", token["id"], "--yes").returncode == 0
     deadline = time.monotonic() + 5  # a cache may hold it until the database says otherwise
     while status_of(api_server.base_url, token["api_key"]) != 401:
         assert time.monotonic() < deadline, "the service still accepts an invalidated token"

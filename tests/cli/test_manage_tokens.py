@@ -123,7 +123,7 @@ def test_token_commands_refuse_in_one_line(cli, users, args, message):
 
 def test_invalidate_token_keeps_it_listed_as_not_valid(mrsm, cli, users):
     token = _register(cli, "alice", "leaked")
-    result = mrsm("invalidate", "token", token["id"])
+    result = mrsm("invalidate", "token", token["id"], "--yes")
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"Invalidated token 'leaked' ({token['id']}): it no longer works.\n"
     [listed] = _listed(cli)["items"]
