@@ -26,6 +26,18 @@ def quickstart() -> tuple[str, str]:
     return section, block.group(1)
 
 
+def run_against_a_fresh_service(database_url: str, tmp_path, script: str,
+                                admin_password: str) -> subprocess.CompletedProcess:
+    """`script` (written for http://127.0.0.1:8000) under `bash -e -o pipefail`, in
+    `tmp_path`, against a service started as the Quickstart starts it."""
+    with run_server(database_url, ADMIN_USERNAME="admin",
+                    ADMIN_PASSWORD=admin_password) as server:
+        return subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c",
+             script.replace("http://127.0.0.1:8000", server.base_url)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+
 def test_the_quickstart_starts_the_service_the_way_the_test_does():
     section, _ = quickstart()
     assert f"```sh\n{START}\n```" in section
@@ -36,11 +48,7 @@ def test_the_quickstart_runs_verbatim(database_url, tmp_path):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is needed to run the Quickstart (apt-get install {tool})")
     _, block = quickstart()
-    with run_server(database_url, ADMIN_USERNAME="admin",
-                    ADMIN_PASSWORD="change-me-please") as server:
-        script = block.replace("http://127.0.0.1:8000", server.base_url)
-        done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60)
+    done = run_against_a_fresh_service(database_url, tmp_path, block, "change-me-please")
     assert done.returncode == 0, done.stdout + done.stderr
     me = json.loads(done.stdout.strip().splitlines()[-1])
     assert me["username"] == "admin"
@@ -53,11 +61,7 @@ def test_the_quickstart_runs_verbatim(database_url, tmp_path):
 def test_a_refused_step_stops_the_quickstart(database_url, tmp_path):
     # A wrong password must not run on with "null" as the bearer: the first step fails.
     _, block = quickstart()
-    with run_server(database_url, ADMIN_USERNAME="admin",
-                    ADMIN_PASSWORD="another-password-1") as server:
-        script = block.replace("http://127.0.0.1:8000", server.base_url)
-        done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60)
+    done = run_against_a_fresh_service(database_url, tmp_path, block, "another-password-1")
     assert done.returncode != 0
     assert "returned error: 400" in done.stderr
     assert "The username or password is wrong." in done.stderr  # the reason, not just a code
@@ -68,14 +72,11 @@ def test_a_devices_day_in_the_pipes_docs_runs_verbatim(database_url, tmp_path):
     text = (PROJECT_ROOT / "docs" / "pipes.md").read_text()
     blocks = re.findall(r"<!-- device-day: run -->\n```sh\n(.*?)```", text, re.S)
     assert len(blocks) == 3, "provision, write, read"
-    with run_server(database_url, ADMIN_USERNAME="admin",
-                    ADMIN_PASSWORD="change-me-please") as server:
-        script = "\n".join(blocks).replace("http://127.0.0.1:8000", server.base_url)
-        script += '\ncurl -sS -o /dev/null -w "%{http_code}\\n" -X POST ' \
-                  '"$B/pipes/mqtt:garden/temperature/greenhouse.1/data" ' \
-                  '-H "Authorization: $READ_KEY" -H "Content-Type: application/json" -d "[]"\n'
-        done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60)
+    script = "\n".join(blocks) + (
+        '\ncurl -sS -o /dev/null -w "%{http_code}\\n" -X POST '
+        '"$B/pipes/mqtt:garden/temperature/greenhouse.1/data" '
+        '-H "Authorization: $READ_KEY" -H "Content-Type: application/json" -d "[]"\n')
+    done = run_against_a_fresh_service(database_url, tmp_path, script, "change-me-please")
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout.splitlines()
     assert json.loads(out[0]) == {"inserted": 1, "updated": 0}
