@@ -131,8 +131,9 @@ def front(app: web.Application, settings: Settings) -> Middleware:
                     response.headers.update(SECURITY_HEADERS)
             status = response.status
             if not response.prepared:
-                response.headers[REQUEST_ID_HEADER] = request_id
-                response.headers[SERVER] = SERVER_NAME
+                headers = response.headers
+                headers[REQUEST_ID_HEADER] = request_id
+                headers[SERVER] = SERVER_NAME
             return response
         except asyncio.CancelledError:  # the client went away before the answer
             status = 499

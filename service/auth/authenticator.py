@@ -50,8 +50,8 @@ class Authenticator:
         verified yet, expired, revoked, or the cache is off): the hot path."""
         now = time.time()
         principal = self.cache.get(_digest(_HEADER, credential.header), now)
-        if principal is not None:
-            self._used(principal, now)
+        if principal is not None and principal.token_id is not None:
+            self.tracker.touch(principal, now)  # as _used does, without its call
         return principal
 
     async def verify(self, credential: Credential) -> Principal | None:
