@@ -32,6 +32,7 @@ class AbuseGuard:
         self.settings = settings
         self.throttle = Throttle(settings, pool, on_blocks=on_blocks)
         self.limiter = TokenLimiter()
+        self._uncounted = False  # failures go uncounted: the database is away
         # What the front tests on every request: a dict, empty unless a block is known.
         self.blocks = self.throttle.blocks.until
 
@@ -63,9 +64,18 @@ class AbuseGuard:
         try:
             await self.throttle.failed(source, subject)
         except ThrottleStoreUnavailable:
-            pass  # the store warned once for this outage
+            return  # the store warned once for this outage
         except DATABASE_UNAVAILABLE as exc:
-            log.warning("failed authentication not counted: %s", type(exc).__name__)
+            # One line per outage, not one per refused credential: a scanner's garbage keys
+            # during an outage would flood the log just when someone reads it.
+            if not self._uncounted:
+                self._uncounted = True
+                log.warning("failed authentications not counted while the database does "
+                            "not answer (%s)", type(exc).__name__)
+            return
+        if self._uncounted:
+            self._uncounted = False
+            log.warning("failed authentications counted again")
 
     # --- /login ---------------------------------------------------------------------
 

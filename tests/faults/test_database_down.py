@@ -85,3 +85,32 @@ def test_a_new_api_key_while_the_database_is_down_is_503_not_401(private_pg,
         assert_unavailable(service.request("GET", "/users/me", headers=fresh))
     finally:
         private_pg.start()
+
+
+def test_refused_keys_during_an_outage_log_two_lines_not_one_each(private_pg, start_service,
+                                                                  tmp_path):
+    service = start_service(private_pg.dsn)
+    forged = "mrsm-key:" + "QUFB" * 20  # refused without a database: no client ID in it
+    private_pg.stop()
+    try:
+        for _ in range(30):
+            resp = service.request("GET", "/users/me", headers={"Authorization": forged})
+            assert resp.status == 401, resp.body
+            assert resp.seconds < BOUND
+    finally:
+        private_pg.start()
+    deadline = time.monotonic() + 15
+    while service.request("GET", "/readyz").status != 200:
+        assert time.monotonic() < deadline, "the service did not recover"
+    resp = service.request("GET", "/users/me", headers={"Authorization": forged})
+    assert resp.status == 401  # counted again
+    time.sleep(0.5)  # log lines are written in batches
+    lines = [json.loads(line) for line in service.log().splitlines() if line.startswith("{")]
+    warnings = [line["message"] for line in lines
+                if line["level"] == "WARNING" and line["logger"] == "service.abuse"]
+    # One line when counting stops (naming the error, which depends on the socket), one
+    # when it works again: not one per refused key.
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith("failed authentications not counted while the database "
+                                  "does not answer ("), warnings
+    assert warnings[1] == "failed authentications counted again"
