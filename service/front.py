@@ -25,11 +25,12 @@ from aiohttp.typedefs import Handler, Middleware
 from multidict import istr
 
 from service import errors, keys, metrics
-from service.abuse.client import client_address, source_text
+from service.abuse.client import client_address, counted_source, source_text
 from service.audit import recorder as audit
+from service.auth.errors import insufficient_scope, invalid_credential, missing_credential
 from service.auth.principal import Principal
 from service.auth.schemes import JWT, Credential
-from service.auth.scopes import Requirement, order, requirement_of
+from service.auth.scopes import Requirement, requirement_of
 from service.config import Settings
 from service.console.routes import SECURITY_HEADERS
 from service.errors import DATABASE_UNAVAILABLE, OUTAGE, ApiError
@@ -49,7 +50,6 @@ SERVER = istr(hdrs.SERVER)
 # aiohttp's default names Python's and aiohttp's versions: a free hint for an attacker.
 SERVER_NAME = "mrsm-tokens"
 CONSOLE = "/console"
-REALM = "mrsm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,40 +207,7 @@ async def _refused(app: web.Application, source: str, credential: Credential,
 
 
 def _source(app: web.Application, request: web.Request) -> str:
-    return source_text(client_address(request, app[keys.SETTINGS].abuse))
-
-
-def missing_credential() -> ApiError:
-    return ApiError(
-        401,
-        "unauthorized",
-        "This route needs a credential: send 'Authorization: Bearer <access token>' "
-        "or 'Authorization: <API key>'.",
-        headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
-    )
-
-
-def invalid_credential() -> ApiError:
-    # One body for every kind of bad credential: nobody learns which part was wrong.
-    return ApiError(
-        401,
-        "invalid_token",
-        "The credential is invalid, expired or revoked.",
-        headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'},
-    )
-
-
-def insufficient_scope(needed: frozenset[str]) -> ApiError:
-    wanted = " ".join(order(needed))
-    return ApiError(
-        403,
-        "insufficient_scope",
-        f"This credential lacks the scope this route needs: {wanted}.",
-        headers={
-            "WWW-Authenticate":
-                f'Bearer realm="{REALM}", error="insufficient_scope", scope="{wanted}"'
-        },
-    )
+    return counted_source(request, app[keys.SETTINGS].abuse)
 
 
 def duplicate_authorization() -> ApiError:

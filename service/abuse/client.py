@@ -55,6 +55,11 @@ def client_address(request: web.Request, settings: AbuseSettings) -> Address | N
     return _parse(hops[0]) if hops else peer
 
 
+def counted_source(request: web.Request, settings: AbuseSettings) -> str:
+    """The client's address as throttling counts it."""
+    return source_text(client_address(request, settings))
+
+
 def source_text(address: Address | None) -> str:
     """The address as throttling counts it."""
     return str(address) if address is not None else UNKNOWN_SOURCE

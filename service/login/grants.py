@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from service import keys
-from service.abuse.client import client_address, source_text
+from service.abuse.client import client_address, counted_source, source_text
 from service.abuse.throttle import Subject
 from service.audit import recorder as audit
 from service.auth.apikeys import parse_client_id
@@ -162,7 +162,7 @@ def _now() -> int:
 
 
 def _source(request: web.Request) -> str:
-    return source_text(client_address(request, request.app[keys.SETTINGS].abuse))
+    return counted_source(request, request.app[keys.SETTINGS].abuse)
 
 
 async def _failed(request: web.Request, source: str, grant: str, subject: Subject | None, *,

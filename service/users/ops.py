@@ -27,6 +27,7 @@ from service.abuse.guard import AbuseGuard
 from service.abuse.throttle import Subject
 from service.audit import recorder as audit
 from service.audit import repo as audit_repo
+from service.auth.errors import insufficient_scope
 from service.auth.passwords import PasswordHasher
 from service.auth.principal import Principal, user_scopes
 from service.auth.scopes import ADMIN_ONLY_SCOPES, DEFAULT_USER_SCOPES
@@ -141,13 +142,9 @@ def require_password_session(actor: Principal) -> None:
     on the device and often with narrow scopes; none of them may turn itself into the
     account's password."""
     if actor.kind != "jwt" or actor.token_id is not None:
-        raise ApiError(
-            403, "insufficient_scope",
+        raise insufficient_scope(frozenset(), (
             "Changing a password needs a session from the password grant (POST /login "
-            "with grant_type=password); an API key or a token's JWT may not do it.",
-            # As the front's insufficient_scope answers (RFC 6750 §3.1).
-            headers={"WWW-Authenticate": 'Bearer realm="mrsm", error="insufficient_scope"'},
-        )
+            "with grant_type=password); an API key or a token's JWT may not do it."))
 
 
 async def verify_own_password(conn: asyncpg.Connection, hasher: PasswordHasher,
