@@ -79,8 +79,8 @@ class Console:
 
     async def sign_in(self, username: str, password: str) -> Page:
         page = self.page
-        await page.get_by_label("Username").fill(username)
-        await page.get_by_label("Password").fill(password)
+        await page.locator("#login-form").get_by_label("Username").fill(username)
+        await page.locator("#login-form").get_by_label("Password").fill(password)
         await page.get_by_role("button", name="Sign in").click()
         await page.get_by_role("heading", name="Tokens", level=1).wait_for()
         await page.get_by_role("status").filter(has_text="tokens shown").wait_for()
