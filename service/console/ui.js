@@ -79,7 +79,9 @@ export function keepOpen(dialog, keep, onKept = () => {}) {
     }
   });
   dialog.addEventListener('close', () => {
-    if (keep() && dialog.dataset.closing !== 'yes') {
+    const deliberate = dialog.dataset.closing === 'yes';
+    delete dialog.dataset.closing;
+    if (keep() && !deliberate) {
       dialog.showModal();
       onKept();
     }
@@ -115,9 +117,9 @@ export function guardChanges(dialog, promptId, changed) {
 /** Close a dialog on purpose (past `keepOpen`). */
 export function closeDialog(dialog) {
   if (!dialog.open) return;
+  // Read (and cleared) by keepOpen's listener: the close event comes a task later.
   dialog.dataset.closing = 'yes';
   dialog.close();
-  delete dialog.dataset.closing;
 }
 
 /** Where focus goes when a dialog closes, however it closes. */

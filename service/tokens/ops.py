@@ -214,7 +214,7 @@ async def delete(conn: asyncpg.Connection, actor: Principal,
 
 
 async def listing(conn: asyncpg.Connection, actor: Principal, *, username: str | None,
-                  limit: int, offset: int, filters: repo.Filters = repo.Filters(),
+                  limit: int, offset: int, filters: repo.Filters = repo.NO_FILTERS,
                   sort: str = "created", order: str = "desc") -> dict:
     """Admins see every token (ownerless ones too) and may filter by owner; users see
     their own. `filters` (its owner aside) narrows either."""

@@ -55,7 +55,7 @@ _ORDERS = {
 SORTS = ("created", "expires", "last_used")
 PAGES = {key: _SELECT + _FILTER + "ORDER BY " + clause + "\nLIMIT $8 OFFSET $9"
          for key, clause in _ORDERS.items()}
-COUNT = "SELECT count(*) FROM tokens t LEFT JOIN users u ON u.id = t.user_id" + _FILTER
+COUNT = "SELECT count(*) FROM tokens t LEFT JOIN users u ON u.id = t.user_id" + _FILTER  # noqa: S608 (constants only)
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,9 @@ class Filters:
     scope: str | None = None
     state: str | None = None
     soon: timedelta = timedelta(days=EXPIRING_SOON_DAYS)
+
+
+NO_FILTERS = Filters()
 
 
 UPDATE = """
