@@ -89,7 +89,7 @@ export function keepOpen(dialog, keep, onKept = () => {}) {
 }
 
 /**
- * Escape on a form dialog with something typed asks first: "Discard what you typed?" in
+ * Escape on a form dialog with something typed asks first: "Discard your changes?" in
  * the dialog's footer (`promptId`), Keep editing focused. `changed()` says whether anything
  * differs from how the dialog opened.
  */

@@ -39,7 +39,7 @@ export async function loadUsers({ at = offset } = {}) {
     if (mine !== asked) return;
     renderUsers(page.items);
     const words = renderPager($('users-pager'), page, 'users', (next) => loadUsers({ at: next }));
-    setText('users-status', page.total === 0 ? 'No user matches.' : `${words} shown.`);
+    setText('users-status', page.total === 0 ? 'No users match.' : `${words} shown.`);
   } catch (err) {
     if (mine !== asked) return;
     setText('users-status', '');

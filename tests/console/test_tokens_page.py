@@ -118,7 +118,7 @@ async def test_escape_asks_before_typed_input_is_lost(console, people):
     await new.click()
     await dialog.get_by_label("Label").fill("half-typed")
     await dialog.get_by_role("checkbox", name="read:pipes").check()
-    prompt = dialog.get_by_role("alertdialog", name="Discard what you typed?")
+    prompt = dialog.get_by_role("alertdialog", name="Discard your changes?")
     for _ in range(3):  # Chromium lets a repeated Escape through; the dialog stays anyway
         await page.keyboard.press("Escape")
         await expect(dialog).to_be_visible()
