@@ -19,8 +19,9 @@ export function renderPager(nav, page, noun, go) {
     disabled: offset + shown >= total }, 'Next page');
   prev.addEventListener('click', () => go(Math.max(0, offset - limit)));
   next.addEventListener('click', () => go(offset + limit));
+  // One page: where you are is all there is to say.
   nav.replaceChildren(el('span', { className: 'where' }, words,
-    total > limit ? ` · page ${current} of ${pages}` : ''), prev, next);
+    total > limit ? ` · page ${current} of ${pages}` : ''), ...(pages > 1 ? [prev, next] : []));
   nav.hidden = total === 0;
   return words;
 }

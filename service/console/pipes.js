@@ -40,8 +40,8 @@ export async function loadPipes({ at = offset } = {}) {
       button.addEventListener('click', () => choose(pipe, button));
       return el('li', {}, button);
     }));
-    const words = renderPager($('pipes-pager'), page, 'pipes', (next) => loadPipes({ at: next }));
-    setText('pipes-status', page.total === 0 ? 'No pipes yet.' : `${words}.`);
+    renderPager($('pipes-pager'), page, 'pipes', (next) => loadPipes({ at: next }));
+    setText('pipes-status', page.total === 0 ? 'No pipes yet.' : '');
   } catch (err) {
     setText('pipes-status', '');
     showError('pipes-error', `Could not load the pipes. ${describe(err)}`);
@@ -111,12 +111,14 @@ function valueText(value) {
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
-function renderRows(rows) {
+/** The latest rows, newest first: the time, the charted fields, then the others by name. */
+function renderRows(rows, fields) {
   const latest = rows.slice(-TABLE_ROWS).reverse();
-  const columns = ['timestamp'];
+  const others = new Set();
   for (const row of latest) {
-    for (const key of Object.keys(row)) if (!columns.includes(key)) columns.push(key);
+    for (const key of Object.keys(row)) if (key !== 'timestamp' && !fields.includes(key)) others.add(key);
   }
+  const columns = ['timestamp', ...fields, ...[...others].sort()];
   $('rows-head').replaceChildren(el('tr', {}, ...columns.map((c) => el('th', { scope: 'col' }, c))));
   $('rows-body').replaceChildren(...latest.map((row) => el('tr', {}, ...columns.map((c, i) => {
     const cell = c === 'timestamp'
@@ -156,7 +158,7 @@ async function loadRows() {
     drawChart($('pipe-chart'), rows, fields);
     setText('chart-caption', `${fields.join(', ')} over time (${TIME_ZONE}); other fields are in the table.`);
   }
-  renderRows(rows);
+  renderRows(rows, fields);
   const more = page.next ? ` (the first ${READ_LIMIT.toLocaleString()}; narrow the range for the rest)` : '';
   setText('pipe-status', rows.length === 0 ? 'No rows in this range.'
     : `${rows.length.toLocaleString()} rows in this range${more}; the latest ${Math.min(rows.length, TABLE_ROWS)} below.`);
@@ -172,7 +174,8 @@ async function downloadCsv() {
   try {
     const text = await request('GET', `${pipePath(chosen)}/data?${params}`, { accept: 'text/csv' });
     const url = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
-    const link = el('a', { href: url, download: `${chosen.connector_keys}_${chosen.metric_key}.csv` });
+    const name = `${chosen.connector_keys}_${chosen.metric_key}`.replace(/[^A-Za-z0-9._-]/g, '_');
+    const link = el('a', { href: url, download: `${name}.csv` });
     document.body.append(link);
     link.click();
     link.remove();
