@@ -22,6 +22,6 @@ export function renderPager(nav, page, noun, go) {
   // One page: where you are is all there is to say.
   nav.replaceChildren(el('span', { className: 'where' }, words,
     total > limit ? ` · page ${current} of ${pages}` : ''), ...(pages > 1 ? [prev, next] : []));
-  nav.hidden = total === 0;
+  nav.hidden = pages === 1; // the status line above says it already
   return words;
 }

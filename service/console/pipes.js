@@ -40,8 +40,8 @@ export async function loadPipes({ at = offset } = {}) {
       button.addEventListener('click', () => choose(pipe, button));
       return el('li', {}, button);
     }));
-    renderPager($('pipes-pager'), page, 'pipes', (next) => loadPipes({ at: next }));
-    setText('pipes-status', page.total === 0 ? 'No pipes yet.' : '');
+    const words = renderPager($('pipes-pager'), page, 'pipes', (next) => loadPipes({ at: next }));
+    setText('pipes-status', page.total === 0 ? 'No pipes yet.' : `${words}.`);
   } catch (err) {
     setText('pipes-status', '');
     showError('pipes-error', `Could not load the pipes. ${describe(err)}`);

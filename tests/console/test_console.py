@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 
 import pytest
 from playwright.async_api import expect
 
-from service.config import PROJECT_ROOT
 from tests.support.console import ADMIN, ALICE, console_service
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-README_IMAGE = PROJECT_ROOT / "docs" / "img" / "console-tokens.png"
 COPIED = "I have copied the secret and the API key"
 
 
@@ -403,28 +399,3 @@ async def test_never_expires_is_not_offered_when_the_policy_forbids_it(
         await expect(dialog.get_by_role("alert")).to_contain_text("must be within 30 days")
         await dialog.get_by_role("button", name="Cancel").click()
         await expect(dialog).to_be_hidden()
-
-
-async def test_the_readme_screenshot(console, http, people):
-    """The README's picture of Settings > Tokens, made from a real page.
-
-    Saved under test-artifacts/ on every run; copied over docs/img/ (a tracked file) only
-    with UPDATE_README_IMAGE=1, so that running the tests leaves the work tree clean.
-    """
-    admin, alice = await http.bearer(*ADMIN), await http.bearer(*ALICE)
-    await http.create_token(alice, label="greenhouse-sensor-3",
-                            scopes=["read:pipes", "write:pipes"])
-    await http.create_token(alice, label="dashboard", scopes=["read:pipes"], expiration=None)
-    gone = await http.create_token(admin, label="old-laptop", scopes=["read:tokens"])
-    await http.call("POST", f"/tokens/{gone['id']}/invalidate", headers=admin)
-    await http.create_token(admin, label="ci-deploy",
-                            scopes=["read:pipes", "write:pipes", "delete:pipes"])
-    await console.page.set_viewport_size({"width": 1280, "height": 560})
-    await console.sign_in(*ADMIN)
-    await expect(console.page.get_by_role("rowheader")).to_have_count(4)
-    shot = await console.shot("readme-console-tokens")
-    assert shot.stat().st_size > 10_000
-    if os.environ.get("UPDATE_README_IMAGE") == "1":
-        README_IMAGE.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, README_IMAGE)
-    assert README_IMAGE.exists(), "run once with UPDATE_README_IMAGE=1 to make it"

@@ -45,7 +45,8 @@ async def test_a_chart_is_drawn_over_the_rows_range(console, http, people):
     page = await open_pipe(console)
     view = page.get_by_role("region", name="Pipes")
     detail = page.locator("#pipe-detail")
-    await expect(detail.get_by_role("heading", name="sql:main · temperature · lab.1")).to_be_visible()
+    title = detail.get_by_role("heading", name="sql:main · temperature · lab.1")
+    await expect(title).to_be_visible()
     await expect(detail.locator("#pipe-facts")).to_contain_text("Rows40")
     await expect(view.get_by_label("Range", exact=True)).to_have_value("day")
     await expect(page.get_by_role("status").filter(has_text="rows in this range")).to_have_text(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.async_api import expect
 
-from tests.support.console import ADMIN, ALICE, inside, insert_tokens
+from tests.support.console import ADMIN, ALICE, insert_tokens, inside
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -163,7 +163,7 @@ async def test_search_filters_sort_and_pages_among_150_tokens(console, http, peo
     await expect(status).to_have_text("1–1 of 1 tokens shown.")
     needle = row_of(page, "the-needle")
     await expect(needle).to_contain_text("expires in 3 days")  # the badge
-    await expect(pager.get_by_role("button")).to_have_count(0)  # one page: no page buttons
+    await expect(pager).to_be_hidden()  # one page: the status says it all
 
     # The client ID's start finds it too; the owner's name finds all of hers.
     client_id = await needle.locator("code").inner_text()
