@@ -104,7 +104,9 @@ export function guardChanges(dialog, promptId, changed) {
   keepOpen(dialog, () => !discarding && changed(), ask);
   prompt.querySelector('[data-keep]').addEventListener('click', () => {
     prompt.hidden = true;
-    dialog.querySelector('input:not([disabled]), select').focus();
+    const fields = dialog.querySelectorAll('input:not([disabled]), select');
+    const first = [...fields].find((node) => node.getClientRects().length > 0);
+    if (first) first.focus();
   });
   prompt.querySelector('[data-discard]').addEventListener('click', () => {
     discarding = true;

@@ -127,3 +127,26 @@ async def test_without_read_pipes_the_page_says_why(console, http, people):
     await page.get_by_role("link", name="Pipes").click()
     await expect(page.get_by_role("alert").filter(has_text="Could not load the pipes")
                  ).to_contain_text("read:pipes")
+
+
+async def test_keyboard_only_from_the_bar_to_the_chart(console, http, people):
+    start = (datetime.now(UTC) - timedelta(minutes=30)).replace(second=0, microsecond=0)
+    await write_pipe(http, minute_rows(start, 10))
+    page = await console.sign_in(*ADMIN)
+    keys = page.keyboard
+
+    async def tab_to(target, *, limit: int = 40) -> None:
+        for _ in range(limit):
+            await keys.press("Tab")
+            if await target.evaluate("node => node === document.activeElement"):
+                return
+        raise AssertionError(f"Tab never reached {target}")
+
+    await tab_to(page.get_by_role("link", name="Pipes"))
+    await keys.press("Enter")
+    pipe = page.get_by_role("button", name="sql:main · temperature · lab.1")
+    await tab_to(pipe)
+    await keys.press("Enter")
+    await expect(pipe).to_have_attribute("aria-pressed", "true")
+    await expect(page.locator("#pipe-chart")).to_have_attribute("data-points", "10")
+    await tab_to(page.get_by_role("button", name="Download CSV"))

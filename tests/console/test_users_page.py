@@ -35,6 +35,13 @@ async def test_create_change_reset_and_delete_a_user(console, http, people, data
     dialog = page.get_by_role("dialog", name="New user")
     await expect(dialog).to_contain_text("8 to 1,024 characters")
     await dialog.get_by_label("Username").fill("carol")
+    # Escape with something typed asks before anything is lost.
+    await page.keyboard.press("Escape")
+    prompt = dialog.get_by_role("alertdialog", name="Discard your changes?")
+    await expect(prompt.get_by_role("button", name="Keep editing")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(prompt).to_be_hidden()
+    await expect(dialog.get_by_label("Username")).to_have_value("carol")
     await dialog.get_by_label("Password").fill("short")
     await dialog.get_by_role("button", name="Create user").click()
     await expect(dialog.get_by_role("alert")).to_contain_text("password")
