@@ -44,8 +44,10 @@ function syncScopes() {
   const admin = config.scopes.filter((s) => s.admin_only && chosen.includes(s.name));
   const warning = $('admin-scope-warning');
   warning.hidden = admin.length === 0;
+  const power = chosen.includes('write:users') ? 'can create, change and delete users'
+    : 'can list users and read every audit event';
   warning.textContent = admin.length === 0 ? ''
-    : `${admin.map((s) => s.name).join(' and ')}: whoever holds this token can manage users.`;
+    : `${admin.map((s) => s.name).join(' and ')}: whoever holds this token ${power}.`;
 }
 
 function snapshot() {

@@ -44,10 +44,15 @@ async def test_new_token_starts_with_no_scope_and_create_waits_for_one(console, 
     warning = dialog.locator("#admin-scope-warning")
     await expect(dialog.get_by_text("admins only", exact=True)).to_have_count(2)
     await expect(warning).to_be_hidden()
+    await dialog.get_by_role("checkbox", name="read:users").check()
+    await expect(warning).to_have_text(
+        "read:users: whoever holds this token can list users and read every audit event.")
     await dialog.get_by_role("checkbox", name="write:users").check()
-    await expect(warning).to_have_text("write:users: whoever holds this token can manage users.")
+    await expect(warning).to_have_text("read:users and write:users: whoever holds this token "
+                                       "can create, change and delete users.")
     await expect(create).to_be_enabled()
     await dialog.get_by_role("checkbox", name="write:users").uncheck()
+    await dialog.get_by_role("checkbox", name="read:users").uncheck()
     await expect(warning).to_be_hidden()
     await expect(create).to_be_disabled()
 
