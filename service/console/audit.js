@@ -99,6 +99,9 @@ export async function loadAudit({ at = offset } = {}) {
     setText('audit-status', page.total === 0 ? 'No event matches.' : `${words} shown.`);
   } catch (err) {
     if (mine !== asked) return;
+    // Rows left from before would seem to match filters they were never asked with.
+    $('audit-body').replaceChildren();
+    $('audit-pager').hidden = true;
     setText('audit-status', '');
     showError('audit-error', `Could not load the events. ${describe(err)}`);
   }

@@ -56,6 +56,9 @@ export async function loadTokens({ at = offset } = {}) {
     setText('tokens-status', page.total === 0 ? '0 tokens shown.' : `${words} shown.`);
   } catch (err) {
     if (mine !== asked) return;
+    // Rows left from before would seem to match filters they were never asked with.
+    $('tokens-body').replaceChildren();
+    $('tokens-pager').hidden = true;
     setText('tokens-status', '');
     showError('tokens-error', `Could not load the tokens. ${describe(err)}`);
   }

@@ -42,6 +42,9 @@ export async function loadUsers({ at = offset } = {}) {
     setText('users-status', page.total === 0 ? 'No users match.' : `${words} shown.`);
   } catch (err) {
     if (mine !== asked) return;
+    // Rows left from before would seem to match filters they were never asked with.
+    $('users-body').replaceChildren();
+    $('users-pager').hidden = true;
     setText('users-status', '');
     showError('users-error', `Could not load the users. ${describe(err)}`);
   }
