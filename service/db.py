@@ -23,6 +23,12 @@ _UP = "-- migrate:up"
 _DOWN = "-- migrate:down"
 
 
+def like_escape(text: str) -> str:
+    """`text` matched literally inside a LIKE pattern (whose escape character is the
+    backslash): a search for "50%" or "a_b" finds those characters, not wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def mask_dsn(dsn: str) -> str:
     """The DSN with its password replaced, for logs."""
     parts = urlsplit(dsn)

@@ -9,7 +9,7 @@ import marshmallow as ma
 from aiohttp import web
 
 from service import keys, openapi
-from service.auth.scopes import SCOPES, public, requirement_of, requires
+from service.auth.scopes import ADMIN_ONLY_SCOPES, SCOPES, public, requirement_of, requires
 from service.errors import DATABASE_UNAVAILABLE, OUTAGE
 from service.metrics import CONTENT_TYPE, render_metrics
 from service.openapi import doc
@@ -25,6 +25,8 @@ class HealthSchema(ma.Schema):
 class ScopeSchema(ma.Schema):
     name = ma.fields.String(required=True)
     description = ma.fields.String(required=True)
+    admin_only = ma.fields.Boolean(required=True,
+                                   metadata={"description": "only an admin may hold it"})
 
 
 class ScopeListSchema(ma.Schema):
@@ -40,7 +42,8 @@ class ConfigSchema(ma.Schema):
 
 
 def _scope_items() -> list[dict]:
-    return [{"name": name, "description": text} for name, text in SCOPES.items()]
+    return [{"name": name, "description": text, "admin_only": name in ADMIN_ONLY_SCOPES}
+            for name, text in SCOPES.items()]
 
 
 @routes.get("/healthz")

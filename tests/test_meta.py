@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from service import keys
 from service.app import create_app
-from service.auth.scopes import DEFAULT_USER_SCOPES, SCOPES
+from service.auth.scopes import ADMIN_ONLY_SCOPES, DEFAULT_USER_SCOPES, SCOPES
 
 ISSUE_SCOPES = ["read:pipes", "write:pipes", "delete:pipes", "read:tokens", "write:tokens",
                 "read:users", "write:users"]
@@ -18,7 +18,8 @@ async def test_scopes_lists_every_scope_with_a_description(client):
     assert [item["name"] for item in body["items"]] == list(SCOPES)
     assert [item["name"] for item in body["items"]][:7] == ISSUE_SCOPES
     for item in body["items"]:
-        assert set(item) == {"name", "description"}
+        assert set(item) == {"name", "description", "admin_only"}
+        assert item["admin_only"] is (item["name"] in ADMIN_ONLY_SCOPES)
         assert isinstance(item["description"], str) and item["description"]
     assert set(DEFAULT_USER_SCOPES) < set(SCOPES)
 

@@ -84,13 +84,16 @@ export async function signIn(username, password) {
 /**
  * Send a request; resolve to the parsed JSON body (null for 204), or throw ApiError.
  * With `auth`, a missing, expired or refused session makes the person sign in again first.
+ * With another `accept` (e.g. text/csv), resolve to the body as text.
  */
-export async function request(method, path, { json, form, auth = true } = {}) {
+export async function request(method, path, {
+  json, form, auth = true, accept = 'application/json',
+} = {}) {
   for (let attempt = 0; ; attempt += 1) {
     if (auth && expired()) {
       await signInAgain();
     }
-    const headers = { Accept: 'application/json' };
+    const headers = { Accept: accept };
     let body;
     if (json !== undefined) {
       headers['Content-Type'] = 'application/json';
@@ -116,6 +119,7 @@ export async function request(method, path, { json, form, auth = true } = {}) {
       continue;
     }
     const text = await response.text();
+    if (response.ok && accept !== 'application/json') return text;
     let data = null;
     try {
       data = text ? JSON.parse(text) : null;

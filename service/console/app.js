@@ -1,26 +1,35 @@
-// The console: sign in, then Settings > Tokens. Plain DOM; user text only ever goes in
-// through textContent or attributes, never through innerHTML.
+// The console: sign in, then the pages (Tokens, Users, Audit, Pipes), one module each.
+// Plain DOM; user text only ever goes in through textContent or attributes, never innerHTML.
 
 import {
   ApiError, currentSession, describe, onSessionEnded, request, restoreSession, setSession, signIn,
 } from './api.js';
-import { initTokenDialogs, openCreate, openEdit } from './dialogs.js';
-import { TIME_ZONE, dateTime, relative } from './format.js';
-import {
-  $, closeDialog, confirmAction, el, focusToken, initConfirm, keepOpen, setText, showError,
-} from './ui.js';
+import { initAudit, resetAudit, showAudit } from './audit.js';
+import { initTokenDialogs } from './dialogs.js';
+import { closeMenu, initMenu } from './menu.js';
+import { initPipes, resetPipes, showPipes } from './pipes.js';
+import { afterChange, initTokens, resetTokens, showTokens } from './tokens.js';
+import { $, closeDialog, initConfirm, keepOpen, setText, showError } from './ui.js';
+import { initUsers, resetUsers, showUsers } from './users.js';
 
-const PAGE_SIZE = 100;
-const TOKENS_HASH = '#/settings/tokens';
+const VIEWS = {
+  tokens: { hash: '#/settings/tokens', title: 'Tokens', show: showTokens },
+  users: { hash: '#/users', title: 'Users', show: showUsers, admin: true },
+  audit: { hash: '#/audit', title: 'Audit', show: showAudit },
+  pipes: { hash: '#/pipes', title: 'Pipes', show: showPipes },
+};
 
 const state = {
   me: null,
   config: null,
-  tokens: [],
-  total: 0,
-  menu: null, // { token, button } while a row menu is open
   reauth: null, // { resolve, reject } while the person signs in again
 };
+
+const context = () => ({ me: state.me, config: state.config });
+
+function isAdmin() {
+  return Boolean(state.me) && state.me.type === 'admin';
+}
 
 // ---- Signing in and out ---------------------------------------------------------------
 
@@ -83,11 +92,12 @@ async function enterConsole() {
   state.me = me;
   setText('who', `Signed in as ${me.username} (${me.type})`);
   for (const id of ['nav', 'who', 'sign-out']) $(id).hidden = false;
+  $('nav-users').hidden = !isAdmin();
   $('login-view').hidden = true;
-  if (window.location.hash !== TOKENS_HASH) {
-    window.location.hash = TOKENS_HASH; // the hashchange handler shows the view
+  if (viewOf(window.location.hash) === null) {
+    window.location.hash = VIEWS.tokens.hash; // the hashchange handler shows the view
   } else {
-    showTokensView();
+    route();
   }
 }
 
@@ -102,194 +112,49 @@ function signOut() {
     $('login-username').readOnly = false;
     reject(new ApiError(401, { error: 'signed_out', error_description: 'You signed out.' }));
   }
-  Object.assign(state, { me: null, config: null, tokens: [], total: 0 });
-  $('tokens-body').replaceChildren();
-  for (const id of ['nav', 'who', 'sign-out', 'tokens-view']) $(id).hidden = true;
+  Object.assign(state, { me: null, config: null });
+  resetTokens();
+  resetUsers();
+  resetAudit();
+  resetPipes();
+  for (const id of ['nav', 'who', 'sign-out']) $(id).hidden = true;
+  for (const view of document.querySelectorAll('.view')) view.hidden = true;
   for (const id of ['tokens-error', 'tokens-status', 'login-error']) setText(id, '');
   $('login-password').value = '';
   $('login-view').hidden = false;
   $('login-username').focus();
 }
 
-// ---- Settings > Tokens ----------------------------------------------------------------
+// ---- Pages ------------------------------------------------------------------------------
 
-function showTokensView() {
-  if (!state.me) return;
-  $('login-view').hidden = true;
-  $('tokens-view').hidden = false;
-  document.title = 'Tokens · mrsm-tokens console';
-  const whose = state.me.type === 'admin' ? 'Every token (you are an admin).' : 'Your tokens.';
-  setText('tokens-intro', `${whose} Times are in your time zone, ${TIME_ZONE}.`);
-  loadTokens();
+function viewOf(hash) {
+  const found = Object.entries(VIEWS).find(([, view]) => view.hash === hash);
+  if (!found || (found[1].admin && !isAdmin())) return null;
+  return found[0];
 }
 
-async function loadTokens({ more = false } = {}) {
-  const offset = more ? state.tokens.length : 0;
-  showError('tokens-error', '');
-  setText('tokens-status', 'Loading tokens…');
-  try {
-    const page = await request('GET', `/tokens?limit=${PAGE_SIZE}&offset=${offset}`);
-    state.tokens = more ? state.tokens.concat(page.items) : page.items;
-    state.total = page.total;
-    renderTokens();
-    setText('tokens-status', `${state.tokens.length} of ${state.total} tokens shown.`);
-  } catch (err) {
-    setText('tokens-status', '');
-    showError('tokens-error', `Could not load the tokens. ${describe(err)}`);
-  }
-}
-
-function statusOf(token) {
-  if (token.is_valid) return ['Valid', 'ok'];
-  if (token.invalidated_at) return ['Invalidated', 'bad'];
-  if (token.user === null) return ['Owner deleted', 'bad'];
-  return ['Expired', 'bad'];
-}
-
-function timeCell(iso, emptyText) {
-  if (!iso) return el('span', { className: 'muted' }, emptyText);
-  return el('time', { dateTime: iso, title: `${dateTime(iso)} (${TIME_ZONE})` }, dateTime(iso));
-}
-
-function expiresCell(token) {
-  if (token.expiration === null) return el('span', {}, 'Never');
-  return el('span', {}, el('span', { className: 'rel' }, relative(token.expiration)),
-    el('br'), el('time', { dateTime: token.expiration, className: 'muted small' },
-      dateTime(token.expiration)));
-}
-
-function renderTokens() {
-  const admin = state.me.type === 'admin';
-  document.querySelector('th[data-owner]').hidden = !admin;
-  const rows = state.tokens.map((token) => {
-    const [status, tone] = statusOf(token);
-    const menuButton = el('button', {
-      type: 'button',
-      className: 'quiet menu-button',
-      ariaLabel: `Actions for ${token.label}`,
-      ariaHasPopup: 'menu',
-      ariaExpanded: 'false',
-    }, el('span', { ariaHidden: 'true' }, '⋯'));
-    menuButton.setAttribute('aria-controls', 'row-menu');
-    menuButton.dataset.tokenId = token.id;
-    menuButton.addEventListener('click', () => openMenu(token, menuButton));
-    const cells = [
-      el('th', { scope: 'row' }, token.label),
-      el('td', {}, el('code', { className: 'client-id' }, token.id)),
-      admin ? el('td', {}, token.user === null ? el('span', { className: 'muted' }, '(deleted)')
-        : token.user) : null,
-      el('td', {}, token.scopes.length ? token.scopes.join(', ') : el('span', { className: 'muted' }, 'none')),
-      el('td', {}, timeCell(token.created_at, '')),
-      el('td', {}, expiresCell(token)),
-      el('td', {}, timeCell(token.last_used_at, 'Not yet')),
-      el('td', {}, el('span', { className: `badge ${tone}` }, status)),
-      el('td', { className: 'row-actions' }, menuButton),
-    ].filter(Boolean);
-    const headers = ['Label', 'Client ID', ...(admin ? ['Owner'] : []), 'Scopes', 'Created',
-      'Expires', 'Last used', 'Status', 'Actions'];
-    cells.forEach((cell, i) => { cell.dataset.label = headers[i]; });
-    return el('tr', { className: token.is_valid ? '' : 'dim' }, ...cells);
-  });
-  $('tokens-body').replaceChildren(...rows);
-  $('tokens-empty').hidden = state.tokens.length > 0;
-  $('tokens-table').hidden = state.tokens.length === 0;
-  $('more-wrap').hidden = state.tokens.length >= state.total;
-}
-
-// ---- The row menu ---------------------------------------------------------------------
-
-function menuItems() {
-  return [...$('row-menu').querySelectorAll('[role="menuitem"]')].filter((item) => !item.hidden);
-}
-
-function openMenu(token, button) {
-  if (state.menu && state.menu.button === button) {
-    closeMenu(true);
+function route() {
+  if (!(currentSession() && state.me)) {
+    if (!state.reauth) {
+      for (const view of document.querySelectorAll('.view')) view.hidden = true;
+      $('login-view').hidden = false;
+    }
     return;
   }
+  const name = viewOf(window.location.hash) || 'tokens';
   closeMenu(false);
-  const menu = $('row-menu');
-  menu.querySelector('[data-action="invalidate"]').hidden = !token.is_valid;
-  menu.setAttribute('aria-label', `Actions for ${token.label}`);
-  state.menu = { token, button };
-  button.setAttribute('aria-expanded', 'true');
-  menu.hidden = false;
-  const box = button.getBoundingClientRect();
-  const width = menu.offsetWidth;
-  const left = Math.max(8, Math.min(box.right - width, window.innerWidth - width - 8));
-  menu.style.left = `${left + window.scrollX}px`;
-  menu.style.top = `${box.bottom + window.scrollY + 4}px`;
-  menuItems()[0].focus();
-}
-
-function closeMenu(refocus) {
-  if (!state.menu) return;
-  const { button } = state.menu;
-  state.menu = null;
-  $('row-menu').hidden = true;
-  button.setAttribute('aria-expanded', 'false');
-  if (refocus) button.focus();
-}
-
-function onMenuKey(event) {
-  const items = menuItems();
-  const index = items.indexOf(document.activeElement);
-  const moves = { ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: items.length - 1 };
-  if (event.key in moves) {
-    event.preventDefault();
-    items[(moves[event.key] + items.length) % items.length].focus();
-  } else if (event.key === 'Escape') {
-    event.preventDefault();
-    closeMenu(true);
-  } else if (event.key === 'Tab') {
-    closeMenu(true);
+  $('login-view').hidden = true;
+  for (const [key, view] of Object.entries(VIEWS)) {
+    $(`${key}-view`).hidden = key !== name;
+    const link = $(`nav-${key}`);
+    if (key === name) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+    if (key === name) document.title = `${view.title} · mrsm-tokens console`;
   }
-}
-
-function onMenuAction(event) {
-  const item = event.target.closest('[role="menuitem"]');
-  if (!item || !state.menu) return;
-  const { token } = state.menu;
-  closeMenu(false);
-  const action = item.dataset.action;
-  if (action === 'edit') {
-    openEdit(token);
-  } else if (action === 'invalidate') {
-    confirmAction({
-      title: 'Invalidate this token?',
-      text: `“${token.label}” will stop working at once, for every program that uses it. `
-        + 'It stays listed. This cannot be undone.',
-      run: () => request('POST', `/tokens/${encodeURIComponent(token.id)}/invalidate`),
-      done: () => afterChange(`Invalidated “${token.label}”.`, token.id),
-      returnFocus: () => focusToken(token.id),
-    });
-  } else if (action === 'delete') {
-    confirmAction({
-      title: 'Delete this token?',
-      text: `“${token.label}” will be removed for good; programs that use it stop working.`,
-      run: () => request('DELETE', `/tokens/${encodeURIComponent(token.id)}`),
-      done: () => afterChange(`Deleted “${token.label}”.`, null),
-      returnFocus: () => focusToken(token.id),
-    });
-  }
-}
-
-async function afterChange(message, tokenId) {
-  await loadTokens();
-  setText('tokens-status', message);
-  focusToken(tokenId || '');
+  VIEWS[name].show();
 }
 
 // ---- Start ----------------------------------------------------------------------------
-
-function route() {
-  if (currentSession() && state.me) {
-    showTokensView();
-  } else if (!state.reauth) {
-    $('tokens-view').hidden = true;
-    $('login-view').hidden = false;
-  }
-}
 
 async function start() {
   onSessionEnded(askToSignInAgain);
@@ -297,26 +162,20 @@ async function start() {
   $('sign-out').addEventListener('click', signOut);
   $('reauth-sign-out').addEventListener('click', signOut);
   keepOpen($('reauth-dialog'), () => Boolean(state.reauth));
-  $('refresh').addEventListener('click', () => loadTokens());
-  $('more').addEventListener('click', () => loadTokens({ more: true }));
-  $('new-token').addEventListener('click', () => openCreate());
-  $('nav-tokens').addEventListener('click', () => {
-    if (window.location.hash === TOKENS_HASH) showTokensView();
-  });
-  const menu = $('row-menu');
-  menu.addEventListener('keydown', onMenuKey);
-  menu.addEventListener('click', onMenuAction);
-  document.addEventListener('click', (event) => {
-    if (state.menu && !menu.contains(event.target) && !state.menu.button.contains(event.target)) {
-      closeMenu(false);
-    }
-  });
+  // A click on the link of the page already shown reloads it.
+  for (const link of $('nav').querySelectorAll('a')) {
+    link.addEventListener('click', () => {
+      if (window.location.hash === link.getAttribute('href')) route();
+    });
+  }
   window.addEventListener('hashchange', route);
+  initMenu();
   initConfirm();
-  initTokenDialogs({
-    context: () => ({ me: state.me, config: state.config }),
-    changed: afterChange,
-  });
+  initTokens({ context });
+  initTokenDialogs({ context, changed: afterChange });
+  initUsers({ context });
+  initAudit({ context });
+  initPipes({ context });
   if (restoreSession()) {
     try {
       await enterConsole();

@@ -4,7 +4,8 @@
 import { describe, request } from './api.js';
 import { TIME_ZONE, daysFromNow, localInputToUtc, toLocalInput } from './format.js';
 import {
-  $, closeDialog, el, focusToken, keepOpen, returnFocusOnClose, setText, showError,
+  $, closeDialog, focusToken, guardChanges, keepOpen, returnFocusOnClose, scopeChecks, setText,
+  showError,
 } from './ui.js';
 
 let hooks = null; // { context: () => ({ me, config }), changed: async (message, id) => void }
@@ -27,17 +28,37 @@ function syncNever() {
 function fillScopes(held, checked) {
   const { config } = hooks.context();
   const offered = config.scopes.filter((s) => held.includes(s.name) || checked.includes(s.name));
-  $('scope-list').replaceChildren(...offered.map((scope, i) => {
-    const box = el('input', { type: 'checkbox', value: scope.name, checked: checked.includes(scope.name) });
-    box.id = `scope-${i}`;
-    const hint = el('span', { className: 'hint', id: `scope-hint-${i}` }, scope.description);
-    box.setAttribute('aria-describedby', hint.id);
-    if (!held.includes(scope.name)) {
-      box.disabled = true; // kept on the token, but not the person's to give
-      hint.append(' (you do not hold this scope)');
-    }
-    return el('div', { className: 'scope' }, el('label', { className: 'check' }, box, ` ${scope.name}`), hint);
+  $('scope-list').replaceChildren(...scopeChecks('scope', offered, {
+    checked,
+    // Kept on the token, but not the person's to give.
+    disabled: (scope) => (held.includes(scope.name) ? '' : 'you do not hold this scope'),
   }));
+  syncScopes();
+}
+
+/** Least privilege: nothing is created without a scope; an admin scope says what it gives. */
+function syncScopes() {
+  const { config } = hooks.context();
+  const chosen = chosenScopes();
+  $('token-submit').disabled = editing === null && chosen.length === 0;
+  const admin = config.scopes.filter((s) => s.admin_only && chosen.includes(s.name));
+  const warning = $('admin-scope-warning');
+  warning.hidden = admin.length === 0;
+  const power = chosen.includes('write:users') ? 'can create, change and delete users'
+    : 'can list users and read every audit event';
+  warning.textContent = admin.length === 0 ? ''
+    : `${admin.map((s) => s.name).join(' and ')}: whoever holds this token ${power}.`;
+}
+
+function snapshot() {
+  return { label: $('token-label').value, expiration: $('token-expiration').value,
+    never: $('token-never').checked, scopes: chosenScopes().join(' ') };
+}
+
+function changed() {
+  if (!initial) return false;
+  const now = snapshot();
+  return Object.keys(now).some((key) => now[key] !== initial[key]);
 }
 
 function open(token) {
@@ -46,7 +67,7 @@ function open(token) {
   const now = Date.now();
   const creating = token === null;
   setText('token-dialog-title', creating ? 'New token' : 'Edit token');
-  setText('token-submit', creating ? 'Create' : 'Save');
+  setText('token-submit', creating ? 'Create token' : 'Save changes');
   $('token-label').value = creating ? '' : token.label;
   $('token-label-hint').hidden = !creating;
   const never = creating ? false : token.expiration === null;
@@ -65,9 +86,8 @@ function open(token) {
     : ` Tokens must expire within ${config.token_max_ttl_days} days.`;
   setText('token-expiration-hint', `In your time zone, ${TIME_ZONE}.${limit}`);
   syncNever();
-  fillScopes(me.scopes, creating ? me.scopes : token.scopes);
-  initial = { label: $('token-label').value, expiration: $('token-expiration').value, never,
-    scopes: chosenScopes().join(' ') };
+  fillScopes(me.scopes, creating ? [] : token.scopes);
+  initial = snapshot();
   showError('token-error', '');
   const dialog = $('token-dialog');
   dialog.returnFocusTo = creating ? $('new-token') : () => focusToken(token.id);
@@ -101,6 +121,9 @@ function formBody() {
     }
   }
   const scopes = chosenScopes();
+  if (editing === null && scopes.length === 0) {
+    return { problem: 'Tick at least one scope.', field: 'token-scopes' };
+  }
   if (editing === null || scopes.join(' ') !== initial.scopes) body.scopes = scopes;
   return { body };
 }
@@ -110,7 +133,7 @@ async function onSubmit(event) {
   const { body, problem, field } = formBody();
   if (problem) {
     showError('token-error', problem);
-    $(field).focus();
+    ($(field).querySelector('input:not([disabled])') || $(field)).focus();
     return;
   }
   const submit = $('token-submit');
@@ -119,6 +142,7 @@ async function onSubmit(event) {
   try {
     if (editing === null) {
       const created = await request('POST', '/tokens', { json: body });
+      initial = null;
       $('token-dialog').returnFocusTo = null;
       closeDialog($('token-dialog'));
       showCreated(created);
@@ -128,6 +152,7 @@ async function onSubmit(event) {
       setText('tokens-status', 'Nothing changed.');
     } else {
       const saved = await request('PATCH', `/tokens/${encodeURIComponent(editing.id)}`, { json: body });
+      initial = null;
       $('token-dialog').returnFocusTo = null;
       closeDialog($('token-dialog'));
       await hooks.changed(`Saved “${saved.label}”.`, saved.id);
@@ -137,6 +162,7 @@ async function onSubmit(event) {
     submit.focus();
   } finally {
     submit.disabled = false;
+    if ($('token-dialog').open) syncScopes();
   }
 }
 
@@ -190,15 +216,15 @@ export function openEdit(token) {
 
 export function initTokenDialogs(options) {
   hooks = options;
+  guardChanges($('token-dialog'), 'token-discard', changed);
   returnFocusOnClose($('token-dialog'));
+  $('scope-list').addEventListener('change', syncScopes);
   $('token-form').addEventListener('submit', onSubmit);
   $('token-cancel').addEventListener('click', () => closeDialog($('token-dialog')));
   $('token-never').addEventListener('change', syncNever);
-  $('scopes-all').addEventListener('click', () => {
-    for (const box of scopeBoxes()) if (!box.disabled) box.checked = true;
-  });
   $('scopes-none').addEventListener('click', () => {
     for (const box of scopeBoxes()) if (!box.disabled) box.checked = false;
+    syncScopes();
   });
   const created = $('created-dialog');
   keepOpen(created, () => !acknowledged);

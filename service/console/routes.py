@@ -1,7 +1,8 @@
 """/console: the web console's page and assets, and `/` redirecting there.
 
-The console is three static files that talk to the JSON API like any other
-client; nothing here touches the database. Files are served from an allow-list
+The console is a page, its style sheets and its plain JavaScript modules (and uPlot,
+vendored under vendor/), which talk to the JSON API like any other client; nothing here
+touches the database. Files are served from an allow-list
 (a name is looked up, never joined onto a path), so no request can reach any
 other file in the package, such as this one. The handlers are public: the page
 itself holds no data, and every API call it makes carries the person's JWT.
@@ -26,14 +27,23 @@ HERE = Path(__file__).resolve().parent
 
 # Served name -> content type. Anything not listed is a 404.
 _JS = "text/javascript; charset=utf-8"
+_CSS_TYPE = "text/css; charset=utf-8"
+_MODULES = ("app", "api", "audit", "chart", "dialogs", "format", "menu", "pager", "pipes",
+            "tokens", "ui", "users")
 ASSETS: dict[str, str] = {
-    "app.css": "text/css; charset=utf-8",
-    "app.js": _JS,
-    "api.js": _JS,
-    "dialogs.js": _JS,
-    "format.js": _JS,
-    "ui.js": _JS,
+    "app.css": _CSS_TYPE,
+    **{f"{name}.js": _JS for name in _MODULES},
+    "uPlot.iife.min.js": _JS,
+    "uPlot.min.css": _CSS_TYPE,
 }
+# Third-party files, kept apart with their license and version (vendor/README.md).
+VENDORED = {"uPlot.iife.min.js": "vendor/uPlot.iife.min.js",
+            "uPlot.min.css": "vendor/uPlot.min.css"}
+
+
+def path_of(name: str) -> Path:
+    """The file an allowed served name stands for."""
+    return HERE / VENDORED.get(name, name)
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
@@ -53,10 +63,12 @@ _CSS = ("text/css", {"type": "string"})
 _JS_DOC = ("text/javascript", {"type": "string"})
 _MODULE = {"module": {"type": "string",
                       "enum": sorted(n.removesuffix(".js") for n in ASSETS if n.endswith(".js"))}}
+_SHEET = {"sheet": {"type": "string",
+                    "enum": sorted(n.removesuffix(".css") for n in ASSETS if n.endswith(".css"))}}
 
 
 def _file(name: str, content_type: str) -> web.FileResponse:
-    return web.FileResponse(HERE / name,
+    return web.FileResponse(path_of(name),
                             headers={**SECURITY_HEADERS, **_CACHE, "Content-Type": content_type})
 
 
@@ -76,16 +88,20 @@ async def console_slash(request: web.Request) -> web.Response:
 
 @routes.get("/console")
 @public
-@doc("The web console (Settings > Tokens), an HTML page", tag="console", responses=_HTML)
+@doc("The web console (tokens, users, audit, pipes), an HTML page", tag="console", responses=_HTML)
 async def console_page(request: web.Request) -> web.FileResponse:
     return _file("index.html", "text/html; charset=utf-8")
 
 
-@routes.get("/console/app.css")
+@routes.get("/console/{sheet}.css")
 @public
-@doc("The web console's style sheet", tag="console", responses={200: _CSS})
+@doc("One of the web console's style sheets", tag="console", responses={200: _CSS},
+     path_params=_SHEET)
 async def console_css(request: web.Request) -> web.FileResponse:
-    return _file("app.css", ASSETS["app.css"])
+    name = f"{request.match_info['sheet']}.css"
+    if name not in ASSETS:
+        raise not_found("console file")
+    return _file(name, ASSETS[name])
 
 
 @routes.get("/console/{module}.js")

@@ -28,6 +28,34 @@ export function focusToken(tokenId) {
   (button || $('new-token')).focus();
 }
 
+/** A set of checkboxes, one per scope, with its description and "for admins only" mark. */
+export function scopeChecks(listId, scopes, { checked = [], disabled = () => false } = {}) {
+  return scopes.map((scope, i) => {
+    const box = el('input', { type: 'checkbox', value: scope.name,
+      checked: checked.includes(scope.name) });
+    box.id = `${listId}-${i}`;
+    const hint = el('span', { className: 'hint', id: `${listId}-hint-${i}` }, scope.description);
+    box.setAttribute('aria-describedby', hint.id);
+    const why = disabled(scope);
+    if (why) {
+      box.disabled = true;
+      hint.append(` (${why})`);
+    }
+    const name = el('label', { className: 'check' }, box, ` ${scope.name}`);
+    if (scope.admin_only) name.append(' ', el('span', { className: 'tag' }, 'admins only'));
+    return el('div', { className: 'scope' }, name, hint);
+  });
+}
+
+/** `run` once typing has paused for `ms`. */
+export function debounce(run, ms = 300) {
+  let timer = null;
+  return () => {
+    clearTimeout(timer);
+    timer = setTimeout(run, ms);
+  };
+}
+
 export function setText(id, text) {
   $(id).textContent = text;
 }
@@ -43,29 +71,65 @@ export function showError(id, text) {
  * Keep a modal dialog open while `keep()` is true: Escape is refused, and should the
  * browser close it anyway (Chrome lets a second Escape through), it is opened again.
  */
-export function keepOpen(dialog, keep) {
+export function keepOpen(dialog, keep, onKept = () => {}) {
   dialog.addEventListener('cancel', (event) => {
-    if (keep()) event.preventDefault();
+    if (keep()) {
+      event.preventDefault();
+      onKept();
+    }
   });
   dialog.addEventListener('close', () => {
-    if (keep() && dialog.dataset.closing !== 'yes') dialog.showModal();
+    const deliberate = dialog.dataset.closing === 'yes';
+    delete dialog.dataset.closing;
+    if (keep() && !deliberate) {
+      dialog.showModal();
+      onKept();
+    }
   });
+}
+
+/**
+ * Escape on a form dialog with something typed asks first: "Discard your changes?" in
+ * the dialog's footer (`promptId`), Keep editing focused. `changed()` says whether anything
+ * differs from how the dialog opened.
+ */
+export function guardChanges(dialog, promptId, changed) {
+  const prompt = $(promptId);
+  let discarding = false;
+  const ask = () => {
+    prompt.hidden = false;
+    prompt.querySelector('[data-keep]').focus();
+  };
+  // Registered before `returnFocusOnClose`, so a dialog kept open still knows where to go.
+  keepOpen(dialog, () => !discarding && changed(), ask);
+  prompt.querySelector('[data-keep]').addEventListener('click', () => {
+    prompt.hidden = true;
+    const fields = dialog.querySelectorAll('input:not([disabled]), select');
+    const first = [...fields].find((node) => node.getClientRects().length > 0);
+    if (first) first.focus();
+  });
+  prompt.querySelector('[data-discard]').addEventListener('click', () => {
+    discarding = true;
+    closeDialog(dialog);
+    discarding = false;
+  });
+  dialog.addEventListener('close', () => { if (!dialog.open) prompt.hidden = true; });
 }
 
 /** Close a dialog on purpose (past `keepOpen`). */
 export function closeDialog(dialog) {
   if (!dialog.open) return;
+  // Read (and cleared) by keepOpen's listener: the close event comes a task later.
   dialog.dataset.closing = 'yes';
   dialog.close();
-  delete dialog.dataset.closing;
 }
 
 /** Where focus goes when a dialog closes, however it closes. */
 export function returnFocusOnClose(dialog) {
   dialog.addEventListener('close', () => {
     const target = dialog.returnFocusTo;
-    dialog.returnFocusTo = null;
     if (dialog.open || !target) return;
+    dialog.returnFocusTo = null;
     // After the browser's own focus restoration, which would otherwise win.
     setTimeout(() => { if (typeof target === 'function') target(); else target.focus(); }, 0);
   });
@@ -104,11 +168,15 @@ export function initConfirm() {
   dialog.addEventListener('close', () => { pendingConfirm = null; });
 }
 
-/** Ask before a destructive action; errors stay in the dialog, next to the Confirm button. */
-export function confirmAction({ title, text, run, done, returnFocus }) {
+/**
+ * Ask before a destructive action; the button says what it does (`ok`, e.g. "Delete
+ * token"); errors stay in the dialog, next to it.
+ */
+export function confirmAction({ title, text, ok, run, done, returnFocus }) {
   pendingConfirm = { run, done };
   setText('confirm-title', title);
   setText('confirm-text', text);
+  setText('confirm-ok', ok);
   showError('confirm-error', '');
   const dialog = $('confirm-dialog');
   dialog.returnFocusTo = returnFocus;

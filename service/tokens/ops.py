@@ -13,6 +13,7 @@ leaked for an hour could mint, or become, a key that never expires.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -213,8 +214,10 @@ async def delete(conn: asyncpg.Connection, actor: Principal,
 
 
 async def listing(conn: asyncpg.Connection, actor: Principal, *, username: str | None,
-                  limit: int, offset: int) -> dict:
-    """Admins see every token (ownerless ones too) and may filter; users see their own."""
+                  limit: int, offset: int, filters: repo.Filters = repo.NO_FILTERS,
+                  sort: str = "created", order: str = "desc") -> dict:
+    """Admins see every token (ownerless ones too) and may filter by owner; users see
+    their own. `filters` (its owner aside) narrows either."""
     owner_id = None
     if username is not None:
         if not actor.is_admin and username.lower() != actor.username.lower():
@@ -225,7 +228,8 @@ async def listing(conn: asyncpg.Connection, actor: Principal, *, username: str |
         owner_id = owner["id"]
     elif not actor.is_admin:
         owner_id = actor.user_id
-    rows, total = await repo.page(conn, owner_id, limit, offset)
     now = datetime.now(UTC)
+    rows, total = await repo.page(conn, dataclasses.replace(filters, owner_id=owner_id),
+                                  limit, offset, sort=sort, order=order, now=now)
     return {"items": [token_out(r, now) for r in rows], "total": total,
             "limit": limit, "offset": offset}

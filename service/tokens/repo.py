@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import asyncpg
+
+from service.db import like_escape
 
 _SELECT = """
 SELECT t.id, t.user_id, u.username, u.type AS user_type, u.scopes AS user_scopes,
@@ -20,13 +23,55 @@ INSERT INTO tokens (id, user_id, label, secret_hash, scopes, expiration, rate_li
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 """
 BY_ID = _SELECT + "WHERE t.id = $1"
-# $1: owner id or NULL for every token; newest first.
-PAGE = _SELECT + """
+# The listing's filters, each NULL for "any". $1 owner id; $2 a LIKE pattern the label or
+# the owner's name contains, $3 one the client ID starts with (both escaped by `like_escape`);
+# $4 a scope the token holds; $5 a state (see STATES); $6 now; $7 until when a valid
+# token's expiry counts as soon. The states match the console's status badge: invalidated
+# wins over expired, and a deleted owner's tokens are invalidated with the owner.
+# A valid token expiring within this many days is "expiring soon" (a filter, a badge).
+EXPIRING_SOON_DAYS = 7
+STATES = ("valid", "expiring_soon", "invalidated", "expired")
+_FILTER = """
 WHERE ($1::uuid IS NULL OR t.user_id = $1)
-ORDER BY t.created_at DESC, t.id
-LIMIT $2 OFFSET $3
+  AND ($2::text IS NULL OR t.label ILIKE $2 OR u.username ILIKE $2 OR t.id::text LIKE $3)
+  AND ($4::text IS NULL OR $4 = ANY(t.scopes))
+  AND ($5::text IS NULL
+       OR ($5 IN ('valid', 'expiring_soon') AND t.invalidated_at IS NULL
+           AND u.id IS NOT NULL AND (t.expiration IS NULL OR t.expiration > $6)
+           AND ($5 = 'valid' OR t.expiration <= $7))
+       OR ($5 = 'invalidated' AND t.invalidated_at IS NOT NULL)
+       OR ($5 = 'expired' AND t.invalidated_at IS NULL AND t.expiration <= $6))
 """
-COUNT = "SELECT count(*) FROM tokens WHERE ($1::uuid IS NULL OR user_id = $1)"
+# (sort, order) -> ORDER BY, from constants only. A token that never expires sorts as the
+# latest expiry; one never used sorts last either way.
+_ORDERS = {
+    ("created", "desc"): "t.created_at DESC, t.id",
+    ("created", "asc"): "t.created_at ASC, t.id",
+    ("expires", "desc"): "t.expiration DESC NULLS FIRST, t.created_at DESC, t.id",
+    ("expires", "asc"): "t.expiration ASC NULLS LAST, t.created_at DESC, t.id",
+    ("last_used", "desc"): "t.last_used_at DESC NULLS LAST, t.created_at DESC, t.id",
+    ("last_used", "asc"): "t.last_used_at ASC NULLS LAST, t.created_at DESC, t.id",
+}
+SORTS = ("created", "expires", "last_used")
+PAGES = {key: _SELECT + _FILTER + "ORDER BY " + clause + "\nLIMIT $8 OFFSET $9"
+         for key, clause in _ORDERS.items()}
+COUNT = "SELECT count(*) FROM tokens t LEFT JOIN users u ON u.id = t.user_id" + _FILTER  # noqa: S608 (constants only)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What GET /tokens narrows the listing to; None is "any"."""
+
+    owner_id: uuid.UUID | None = None
+    text: str | None = None  # in the label or the owner's name, or a client ID prefix
+    scope: str | None = None
+    state: str | None = None
+    soon: timedelta = timedelta(days=EXPIRING_SOON_DAYS)
+
+
+NO_FILTERS = Filters()
+
+
 UPDATE = """
 UPDATE tokens SET
     label = CASE WHEN $2 THEN $3 ELSE label END,
@@ -52,10 +97,17 @@ async def by_id(conn: asyncpg.Connection, token_id: uuid.UUID) -> asyncpg.Record
     return await conn.fetchrow(BY_ID, token_id)
 
 
-async def page(conn: asyncpg.Connection, user_id: uuid.UUID | None, limit: int,
-               offset: int) -> tuple[list[asyncpg.Record], int]:
-    rows = await conn.fetch(PAGE, user_id, limit, offset)
-    total = await conn.fetchval(COUNT, user_id)
+async def page(conn: asyncpg.Connection, filters: Filters, limit: int, offset: int, *,
+               sort: str = "created", order: str = "desc",
+               now: datetime) -> tuple[list[asyncpg.Record], int]:
+    """One page of the tokens `filters` lets through, and how many it lets through in all."""
+    text = filters.text
+    args = (filters.owner_id,
+            None if text is None else f"%{like_escape(text)}%",
+            None if text is None else f"{like_escape(text.lower())}%",
+            filters.scope, filters.state, now, now + filters.soon)
+    rows = await conn.fetch(PAGES[sort, order], *args, limit, offset)
+    total = await conn.fetchval(COUNT, *args)
     return rows, total
 
 

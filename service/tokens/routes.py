@@ -11,7 +11,7 @@ from service import keys
 from service.auth.scopes import requires
 from service.caller import principal_of, source_of
 from service.openapi import doc
-from service.tokens import ops
+from service.tokens import ops, repo
 from service.tokens.schemas import (
     TokenCreatedSchema,
     TokenCreateSchema,
@@ -46,14 +46,22 @@ async def post_token(request: web.Request) -> web.Response:
 
 @routes.get("/tokens")
 @requires("read:tokens")
-@doc("List tokens: your own, or every token for an admin", tag="tokens",
+@doc("List tokens: your own, or every token for an admin; filtered, sorted and paged",
+     tag="tokens",
      query=TokenQuerySchema, responses={200: TokenListSchema})
 async def list_tokens(request: web.Request) -> web.Response:
     query = load_query(request, TokenQuerySchema())
     async with request.app[keys.POOL].acquire() as conn:
         out = await ops.listing(conn, principal_of(request), username=query.get("user"),
-                                limit=query["limit"], offset=query["offset"])
+                                limit=query["limit"], offset=query["offset"],
+                                filters=filters_of(query), sort=query["sort"],
+                                order=query["order"])
     return web.json_response(out)
+
+
+def filters_of(query: dict) -> repo.Filters:
+    """The listing's filters from GET /tokens's validated query (`user` is ops' business)."""
+    return repo.Filters(text=query.get("q"), scope=query.get("scope"), state=query.get("state"))
 
 
 @routes.get("/tokens/{id}")

@@ -7,7 +7,8 @@ from typing import Any
 
 import marshmallow as ma
 
-from service.auth.scopes import order
+from service.auth.scopes import SCOPES, order
+from service.tokens.repo import EXPIRING_SOON_DAYS, SORTS, STATES
 from service.users.schemas import scope_list
 from service.validation import (
     USERNAME,
@@ -104,7 +105,18 @@ TokenListSchema = page_of(TokenSchema, "TokenListSchema")
 
 
 class TokenQuerySchema(StrictSchema):
-    user = ma.fields.String(validate=USERNAME)
+    user = ma.fields.String(validate=USERNAME,
+                            metadata={"description": "the owner's username (admins: anyone's)"})
+    q = ma.fields.String(validate=[ma.validate.Length(min=1, max=100), storable_text],
+                         metadata={"description": "text in the label or the owner's username "
+                                                  "(any case), or the start of the client ID"})
+    scope = ma.fields.String(validate=ma.validate.OneOf(list(SCOPES)),
+                             metadata={"description": "tokens holding this scope"})
+    state = ma.fields.String(validate=ma.validate.OneOf(STATES),
+                             metadata={"description": "expiring_soon: valid, and expiring "
+                                                      f"within {EXPIRING_SOON_DAYS} days"})
+    sort = ma.fields.String(load_default="created", validate=ma.validate.OneOf(SORTS))
+    order = ma.fields.String(load_default="desc", validate=ma.validate.OneOf(["asc", "desc"]))
     limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=1000))
     offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=2**31 - 1))
 

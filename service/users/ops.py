@@ -31,6 +31,7 @@ from service.auth.errors import insufficient_scope
 from service.auth.passwords import PasswordHasher
 from service.auth.principal import Principal, user_scopes
 from service.auth.scopes import ADMIN_ONLY_SCOPES, DEFAULT_USER_SCOPES
+from service.db import like_escape
 from service.errors import ApiError, not_found
 from service.users import repo
 from service.users.schemas import user_out
@@ -91,9 +92,12 @@ async def register(conn: asyncpg.Connection, hasher: PasswordHasher, actor: Prin
     return render(row)
 
 
-async def listing(conn: asyncpg.Connection, *, limit: int, offset: int) -> dict:
-    """One page of users, by name; who may read it is the caller's scope check."""
-    rows, total = await repo.page(conn, limit, offset)
+async def listing(conn: asyncpg.Connection, *, limit: int, offset: int,
+                  search: str | None = None) -> dict:
+    """One page of users, by name, those whose name contains `search` (any case) when
+    given; who may read it is the caller's scope check."""
+    pattern = None if search is None else f"%{like_escape(search)}%"
+    rows, total = await repo.page(conn, limit, offset, pattern)
     return {"items": [render(r) for r in rows], "total": total, "limit": limit,
             "offset": offset}
 

@@ -20,13 +20,16 @@ BY_ID = """
 SELECT id, username, password_hash, password_version, type, scopes, created_at
 FROM users WHERE id = $1
 """
+# $3: a LIKE pattern the username matches (any case), or NULL for everyone.
 LIST = """
 SELECT id, username, password_hash, password_version, type, scopes, created_at,
        count(*) OVER () AS total
 FROM users
+WHERE ($3::text IS NULL OR username ILIKE $3)
 ORDER BY lower(username) LIMIT $1 OFFSET $2
 """
 COUNT = "SELECT count(*) FROM users"
+COUNT_LIKE = "SELECT count(*) FROM users WHERE ($1::text IS NULL OR username ILIKE $1)"
 COUNT_ADMINS = "SELECT count(*) FROM users WHERE type = 'admin'"
 UPDATE = """
 UPDATE users SET
@@ -67,9 +70,11 @@ async def by_id(conn: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record 
     return await conn.fetchrow(BY_ID, user_id)
 
 
-async def page(conn: asyncpg.Connection, limit: int, offset: int) -> tuple[list, int]:
-    rows = await conn.fetch(LIST, limit, offset)
-    total = rows[0]["total"] if rows else await conn.fetchval(COUNT)
+async def page(conn: asyncpg.Connection, limit: int, offset: int,
+               pattern: str | None = None) -> tuple[list, int]:
+    """Users by name (those whose name matches `pattern`, a LIKE pattern), and how many."""
+    rows = await conn.fetch(LIST, limit, offset, pattern)
+    total = rows[0]["total"] if rows else await conn.fetchval(COUNT_LIKE, pattern)
     return rows, total
 
 

@@ -18,10 +18,10 @@ from service.openapi import doc
 from service.users import ops
 from service.users.schemas import (
     MeSchema,
-    PageQuerySchema,
     PasswordChangeSchema,
     UserCreateSchema,
     UserListSchema,
+    UserQuerySchema,
     UserSchema,
     UserUpdateSchema,
 )
@@ -63,11 +63,13 @@ async def post_user(request: web.Request) -> web.Response:
 
 @routes.get("/users")
 @requires("read:users")
-@doc("List users", tag="users", query=PageQuerySchema, responses={200: UserListSchema})
+@doc("List users by name; `q` finds those whose name contains it", tag="users",
+     query=UserQuerySchema, responses={200: UserListSchema})
 async def list_users(request: web.Request) -> web.Response:
-    query = load_query(request, PageQuerySchema())
+    query = load_query(request, UserQuerySchema())
     async with request.app[keys.POOL].acquire() as conn:
-        out = await ops.listing(conn, limit=query["limit"], offset=query["offset"])
+        out = await ops.listing(conn, limit=query["limit"], offset=query["offset"],
+                                search=query.get("q"))
     return web.json_response(out)
 
 

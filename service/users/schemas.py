@@ -76,6 +76,11 @@ class PageQuerySchema(StrictSchema):
     offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=2**31 - 1))
 
 
+class UserQuerySchema(PageQuerySchema):
+    q = ma.fields.String(validate=[ma.validate.Length(min=1, max=60), storable_text],
+                         metadata={"description": "text in the username (any case)"})
+
+
 def user_out(row, scopes) -> dict:
     return {
         "id": str(row["id"]),

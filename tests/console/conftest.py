@@ -24,6 +24,7 @@ from tests.support.console import (
     ALICE,
     CHROMIUM,
     CHROMIUM_ARGS,
+    REPORT_VIOLATIONS,
     Console,
     ConsoleFactory,
     Http,
@@ -83,9 +84,10 @@ async def console_factory(browser: Browser, server: Server) -> AsyncIterator[Con
         contexts.append(context)
         console = Console(await context.new_page(), target or server)
         console.page.set_default_timeout(10_000)
+        # Every violation of the policy reported to the page, not only those Chromium logs.
+        await context.add_init_script(REPORT_VIOLATIONS)
         console.page.on("pageerror", lambda exc: console.page_errors.append(str(exc)))
-        console.page.on("console", lambda msg: console.csp_violations.append(msg.text)
-                        if "Content Security Policy" in msg.text else None)
+        console.page.on("console", console.on_message)
 
         async def on_dialog(dialog) -> None:
             console.alerts.append(dialog.message)
@@ -100,9 +102,11 @@ async def console_factory(browser: Browser, server: Server) -> AsyncIterator[Con
     for context in contexts:
         await context.close()
     for console in consoles:
-        # Whatever a test did, the page must not have thrown or broken its own policy.
+        # Whatever a test did, the page must not have thrown, logged an error or broken
+        # its own policy.
         assert console.page_errors == [], console.page_errors
         assert console.csp_violations == [], console.csp_violations
+        assert console.console_errors == [], console.console_errors
         assert console.alerts == [], console.alerts
 
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from service.console.routes import ASSETS, CSP, HERE
+from service.console.routes import ASSETS, CSP, HERE, VENDORED, path_of
 
 HEADERS = {
     "Content-Security-Policy": CSP,
@@ -52,7 +52,7 @@ async def test_each_asset_has_its_type_and_the_headers(client, name):
     assert resp.status == 200
     assert resp.headers["Content-Type"] == ASSETS[name]
     assert_security_headers(resp)
-    assert await resp.read() == (HERE / name).read_bytes()
+    assert await resp.read() == path_of(name).read_bytes()
 
 
 @pytest.mark.parametrize("path", [
@@ -66,6 +66,10 @@ async def test_each_asset_has_its_type_and_the_headers(client, name):
     "/console/app.js/",
     "/console/APP.JS",
     "/console/app.js%00.py",
+    "/console/vendor/uPlot.min.css",
+    "/console/vendor%2FuPlot.iife.min.js",
+    "/console/LICENSE",
+    "/console/README.md",
 ])
 async def test_nothing_outside_the_allow_list_is_served(client, path):
     resp = await client.get(path, allow_redirects=False)
@@ -81,6 +85,16 @@ async def test_other_methods_are_refused_in_json(client):
     assert (await resp.json())["error"] == "method_not_allowed"
 
 
+def test_no_console_module_passes_300_lines_and_the_vendored_chart_is_noted():
+    for name in ASSETS:
+        if name.endswith(".js") and name not in VENDORED:
+            lines = path_of(name).read_text().count("\n")
+            assert lines <= 300, (name, lines)
+    notes = (HERE / "vendor" / "README.md").read_text()
+    assert "1.6.32" in notes and "MIT" in notes
+    assert (HERE / "vendor" / "LICENSE").read_text().startswith("The MIT License")
+
+
 def test_the_page_has_no_inline_script_or_style_and_loads_only_listed_files():
     page = (HERE / "index.html").read_text()
     scripts = re.findall(r"<script\b[^>]*>", page)
@@ -91,7 +105,7 @@ def test_the_page_has_no_inline_script_or_style_and_loads_only_listed_files():
         assert ref.removeprefix("/console/") in ASSETS, ref
     for name in ASSETS:
         if name.endswith(".js"):
-            source = (HERE / name).read_text()
+            source = path_of(name).read_text()
             for imported in re.findall(r"from '\./([^']+)'", source):
                 assert imported in ASSETS, f"{name} imports {imported}, which is not served"
             # User text goes in as text: no HTML parsing sinks, no eval.
@@ -103,7 +117,7 @@ def test_the_page_has_no_inline_script_or_style_and_loads_only_listed_files():
 async def test_the_console_routes_are_public_and_documented(client):
     document = await (await client.get("/openapi.json")).json()
     expected = {"/": None, "/console/": None, "/console": "text/html",
-                "/console/app.css": "text/css", "/console/{module}.js": "text/javascript"}
+                "/console/{sheet}.css": "text/css", "/console/{module}.js": "text/javascript"}
     for path, content_type in expected.items():
         operation = document["paths"][path]["get"]
         assert operation["tags"] == ["console"]

@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import ConsoleMessage, Page
 
+from service.auth import apikeys
 from service.config import PROJECT_ROOT
+from service.tokens import repo as tokens_repo
+from service.users import repo as users_repo
 from tests.support.servers import Server, run_server_async
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "console"
+# Run in every page before its own scripts (Playwright's init script, outside the CSP):
+# each violation the browser reports becomes a console error the tests collect.
+REPORT_VIOLATIONS = """
+document.addEventListener('securitypolicyviolation', (e) => {
+  console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`);
+});
+"""
+# What Chromium logs for an API answer of 4xx: the console's expected refusals, not errors.
+_REFUSED = re.compile(r"^Failed to load resource: the server responded with a status of 4\d\d")
 ADMIN = ("admin", "admin-password-1")
 ALICE = ("alice", "alice-password-1")
 
@@ -75,12 +91,19 @@ class Console:
     server: Server
     page_errors: list[str] = field(default_factory=list)
     csp_violations: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
+
+    def on_message(self, msg: ConsoleMessage) -> None:
+        if "Content Security Policy" in msg.text:
+            self.csp_violations.append(msg.text)
+        elif msg.type == "error" and not _REFUSED.match(msg.text):
+            self.console_errors.append(msg.text)
 
     async def sign_in(self, username: str, password: str) -> Page:
         page = self.page
-        await page.get_by_label("Username").fill(username)
-        await page.get_by_label("Password").fill(password)
+        await page.locator("#login-form").get_by_label("Username").fill(username)
+        await page.locator("#login-form").get_by_label("Password").fill(password)
         await page.get_by_role("button", name="Sign in").click()
         await page.get_by_role("heading", name="Tokens", level=1).wait_for()
         await page.get_by_role("status").filter(has_text="tokens shown").wait_for()
@@ -93,3 +116,32 @@ class Console:
 
 
 ConsoleFactory = Callable[..., Awaitable[Console]]
+
+
+async def insert_tokens(database_url: str, username: str, labels: list[str], *,
+                        scopes: tuple[str, ...] = ("read:pipes",),
+                        expiration: datetime | None = None) -> list[uuid.UUID]:
+    """Tokens straight into the table through the tokens repository: many in a blink,
+    for the tests that need a long list (their secrets are thrown away)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        owner = await users_repo.by_name(conn, username)
+        made = []
+        async with conn.transaction():
+            for label in labels:
+                token_id = uuid.uuid4()
+                await tokens_repo.insert(conn, token_id=token_id, user_id=owner["id"],
+                                         label=label,
+                                         secret_hash=apikeys.hash_secret(apikeys.new_secret()),
+                                         scopes=list(scopes), expiration=expiration)
+                made.append(token_id)
+        return made
+    finally:
+        await conn.close()
+
+
+def inside(box: dict | None, viewport: dict) -> bool:
+    """Whether an element's bounding box lies wholly inside the viewport."""
+    return (box is not None and box["x"] >= 0 and box["y"] >= 0
+            and box["x"] + box["width"] <= viewport["width"]
+            and box["y"] + box["height"] <= viewport["height"])

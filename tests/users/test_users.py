@@ -162,6 +162,25 @@ async def test_list_users_shape_and_paging(api, admin_headers, user_headers):
                        "insufficient_scope")
 
 
+async def test_list_users_search(api, admin_headers):
+    for name in ("carol", "Caroline", "dave", "a_b", "axb"):
+        await api.create_user(name)
+
+    async def names(q: str) -> tuple[list[str], int]:
+        resp = await api.client.get("/users", headers=admin_headers, params={"q": q})
+        assert resp.status == 200, await resp.text()
+        body = await resp.json()
+        return [u["username"] for u in body["items"]], body["total"]
+
+    assert await names("CAROL") == (["carol", "Caroline"], 2)
+    assert await names("_") == (["a_b"], 1)  # a plain character, not LIKE's wildcard
+    assert await names("nobody") == ([], 0)
+    for bad in ("", "x" * 61, "nul\x00"):
+        body = await assert_error(await api.client.get(
+            "/users", headers=admin_headers, params={"q": bad}), 422)
+        assert "q" in body["fields"]
+
+
 async def test_me_with_a_password_jwt(api, user_headers):
     resp = await api.client.get("/users/me", headers=user_headers)
     assert resp.status == 200
