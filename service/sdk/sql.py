@@ -26,6 +26,7 @@ from service.errors import ApiError
 from service.sdk.base import InstanceError, keep_open, on_sdk_loop
 from service.sdk.config import connector_type, instance_config
 from service.sdk.connector import Connector
+from service.sdk.sql_pipes import SQLPipes
 from service.tokens import ops
 from service.tokens.schemas import TokenCreateSchema, TokenUpdateSchema, token_out
 from service.users import ops as user_ops
@@ -34,7 +35,7 @@ from service.validation import validate
 
 
 @connector_type
-class SQLConnector(Connector):
+class SQLConnector(SQLPipes, Connector):
     """A PostgreSQL database holding the service's tables."""
 
     type = "sql"
