@@ -6,6 +6,7 @@ and a device script can sync plain dicts without it.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -78,6 +79,18 @@ def rows_of(rows: Any) -> list[dict]:
         return out
     raise ValueError("sync() takes a list of dicts, a dict of lists or a pandas DataFrame, "
                      f"not {type(rows).__name__}.")
+
+
+def _row_error(err: InstanceError, offset: int) -> str:
+    """The refusal of a write; for a bad row, its index among all the rows synced (a chunk
+    starts at `offset`) and what is wrong with it."""
+    fields = err.fields or {}
+    if len(fields) == 1 and next(iter(fields)).isdigit() and err.description.startswith("Row "):
+        [(index, problems)] = fields.items()
+        reasons = "; ".join(str(p) for p in (problems if isinstance(problems, list)
+                                             else [problems]))
+        return f"Row {int(index) + offset} is not valid; nothing was written: {reasons}"
+    return str(err)
 
 
 def _chunks(rows: list[dict]) -> Iterator[list[dict]]:
@@ -162,8 +175,9 @@ class Pipe:
         return pipe
 
     def _load(self, data: dict[str, Any]) -> None:
-        self._saved = dict(data["parameters"])
-        self._parameters = dict(data["parameters"])
+        # Two deep copies: changing a nested value of `parameters` must not change `_saved`.
+        self._saved = copy.deepcopy(data["parameters"])
+        self._parameters = copy.deepcopy(data["parameters"])
         self.created_at = _aware(data["created_at"]) if data.get("created_at") else None
 
     @property
@@ -219,7 +233,7 @@ class Pipe:
             ok, msg, out = self._call(self.instance_connector.aget_pipe(*self.keys))
             if not ok:
                 return False, msg
-            self._saved = dict(out["parameters"])
+            self._saved = copy.deepcopy(out["parameters"])
         patch = merge_patch_for(self._saved, wanted)
         if not patch:
             return True, f"Pipe {self} is unchanged."
@@ -239,14 +253,17 @@ class Pipe:
             return False, str(err)
         if not plain:
             return True, "Nothing to sync: no rows."
-        inserted = updated = 0
+        inserted = updated = offset = 0
         for chunk in _chunks(plain):
-            ok, msg, out = self._call(self.instance_connector.awrite_rows(
-                *self.keys, chunk, create=True))
-            if not ok:
-                if inserted or updated:
-                    msg = f"Inserted {inserted}, updated {updated} rows, then: {msg}"
+            try:
+                out = run(self.instance_connector.awrite_rows(*self.keys, chunk, create=True))
+            except InstanceError as err:
+                msg = _row_error(err, offset)
+                if offset:
+                    msg = (f"Inserted {inserted}, updated {updated} rows (the first {offset}), "
+                           f"then: {msg}")
                 return False, msg
+            offset += len(chunk)
             inserted += out["inserted"]
             updated += out["updated"]
         return True, f"Inserted {inserted}, updated {updated} rows."
@@ -268,7 +285,8 @@ class Pipe:
 
     def get_data(self, begin: datetime | str | None = None, end: datetime | str | None = None):
         """`get_rows` as a pandas DataFrame: a `timestamp` column (datetime64, UTC) then one
-        column per value, in time order; None when there is no such pipe."""
+        column per value, sorted by name; rows in time order; None when there is no such
+        pipe."""
         try:
             import pandas as pd
         except ImportError as err:
@@ -276,7 +294,9 @@ class Pipe:
         rows = self.get_rows(begin, end)
         if rows is None:
             return None
-        frame = pd.DataFrame(rows, columns=None if rows else [TIMESTAMP])
+        # Columns in a fixed order, as in the CSV export: the stored order is jsonb's own.
+        names = sorted({name for row in rows for name in row} - {TIMESTAMP})
+        frame = pd.DataFrame(rows, columns=[TIMESTAMP, *names])
         frame[TIMESTAMP] = pd.to_datetime(frame[TIMESTAMP], utc=True)
         return frame
 
