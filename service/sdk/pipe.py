@@ -214,9 +214,9 @@ class Pipe:
         return True, f"Registered pipe {self}."
 
     def exists(self) -> bool:
-        """Whether the instance has this pipe."""
+        """Whether the instance has this pipe (unsaved changes to `parameters` are kept)."""
         try:
-            self._load(run(self.instance_connector.aget_pipe(*self.keys)))
+            run(self.instance_connector.aget_pipe(*self.keys))
         except InstanceError as err:
             if err.status == 404:
                 return False

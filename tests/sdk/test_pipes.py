@@ -164,6 +164,7 @@ def test_two_editors_of_different_parameters_keep_both_changes(instance):
     second = mrsm.Pipe(*KEYS, instance=instance)
     assert second.parameters == {"a": 1, "b": 1}
     first.parameters["a"] = 2
+    assert first.exists() and first.parameters["a"] == 2  # exists() keeps unsaved changes
     second.parameters["b"] = 3
     assert first.edit()[0] and second.edit()[0]
     assert mrsm.Pipe(*KEYS, instance=instance).parameters == {"a": 2, "b": 3}
