@@ -3,7 +3,8 @@
 Every call validates its input with the routes' schemas and runs the same
 `service.tokens.ops` / `service.users.ops` functions the HTTP handlers run, acting as
 `ops.OPERATOR` (sees and may change everything, as an admin would; its changes are
-audited with no source address), each change in a transaction of its own.
+audited with no source address), each change in a transaction of its own. The pipe
+methods (`service.sdk.sql_pipes`) run the /pipes routes' checks and `service.pipes.repo`.
 """
 
 from __future__ import annotations
