@@ -50,6 +50,9 @@ def test_a_pipes_life(instance, database_url):
     assert pipe.register() == (False, "A pipe with these keys exists.")
     assert pipe.exists()
     assert pipe.created_at is not None and pipe.created_at.tzinfo is not None
+    empty = pipe.get_data()
+    assert (list(empty.columns), len(empty)) == (["timestamp"], 0) and pipe.get_rows() == []
+    assert str(empty["timestamp"].dtype) == "datetime64[ns, UTC]"
 
     assert pipe.sync([{"timestamp": "2024-05-01T12:00:00Z", "celsius": 21.5},
                       {"timestamp": ts(13), "celsius": 22}]) == \
