@@ -6,6 +6,7 @@ import asyncio
 import email.utils
 import importlib.util
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -91,14 +92,16 @@ def _assert_landed_once_in_order(dsn: str, readings: list[dict]) -> None:
 
 def test_a_database_outage_loses_no_reading(private_pg, start_service, tmp_path):
     server = start_service(private_pg.dsn)
-    device = Device(tmp_path, server, _key(server), "--interval", "0.05", "--count", "120")
+    count = 160
+    device = Device(tmp_path, server, _key(server), "--interval", "0.05", "--count", str(count))
     device.wait_for("reading written", lambda: len(_stored(private_pg.dsn)) >= 10)
     private_pg.stop()
     try:
         taken = len(device.readings())
         # The device keeps reading while the service answers 503, and waits as it is told.
         device.wait_for("two 503s", lambda: device.log().count("503: ") >= 2)
-        device.wait_for("readings while down", lambda: len(device.readings()) >= taken + 20)
+        device.wait_for("readings while down",
+                        lambda: len(device.readings()) >= min(taken + 20, count))
     finally:
         private_pg.start()
     assert device.finish() == 0, device.log()
@@ -106,7 +109,7 @@ def test_a_database_outage_loses_no_reading(private_pg, start_service, tmp_path)
     assert "503: The database does not answer; try again shortly. Waiting " in log, log
     assert "(Retry-After: 1)." in log and "sending again: " in log, log
     readings = device.readings()
-    assert len(readings) == 120
+    assert len(readings) == count
     _assert_landed_once_in_order(private_pg.dsn, readings)
     assert device.spool.read_bytes() == b""  # everything sent: the spool is emptied
 
@@ -114,12 +117,15 @@ def test_a_database_outage_loses_no_reading(private_pg, start_service, tmp_path)
 def test_a_rate_limited_device_waits_as_told_and_sends_everything(database_url, start_service,
                                                                  tmp_path):
     server = start_service(database_url)
-    # 60 a minute: after the burst, one more each second, and Retry-After: 1.
-    device = Device(tmp_path, server, _key(server, rate_limit=60), "--interval", "0.005",
-                    "--count", "300")
+    # 20 a minute: a burst of 20 requests, then one every 3 s. A reading every 20 ms is sent
+    # alone while requests are quicker than that, so the burst is spent within the readings.
+    device = Device(tmp_path, server, _key(server, rate_limit=20), "--interval", "0.02",
+                    "--count", "60")
     assert device.finish() == 0, device.log()
-    log = device.log()
-    assert "429: This token's rate limit is reached" in log and "(Retry-After: 1)" in log, log
+    waits = re.findall(r"429: This token's rate limit is reached; try again in \d+ seconds\. "
+                       r"Waiting ([\d.]+) s \(Retry-After: (\d+)\)\.", device.log())
+    assert waits, device.log()
+    assert all(float(waited) >= int(told) for waited, told in waits)
     _assert_landed_once_in_order(database_url, device.readings())
 
 
