@@ -2,7 +2,7 @@
 
 # The Python API of the seed (`import service as mrsm`; `from service import Token, User`),
 # imported on first use so that starting the server does not load the client side.
-_SDK_NAMES = frozenset({"Token", "User", "get_connector", "clear_connectors", "Connector",
+_SDK_NAMES = frozenset({"Token", "User", "Pipe", "get_connector", "clear_connectors", "Connector",
                         "InstanceError"})
 
 

@@ -7,6 +7,9 @@
     mrsm delete token ID         remove a token (asks first, unless --yes)
     mrsm register user [NAME]    mrsm show users    mrsm delete user NAME
     mrsm edit user NAME          change type, scopes, password (--password-stdin)
+    mrsm show pipes              a table of pipes (-c, -m, -l filter by their keys)
+    mrsm register pipe CK MK [LK]    mrsm delete pipe CK MK [LK] (asks first, unless --yes)
+    mrsm show data CK MK [LK]    a pipe's rows (--begin, --end, --csv)
     mrsm start api               run the service (as `python -m service`)
     mrsm migrate [down N]        apply (or undo) database migrations
 
@@ -23,12 +26,13 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from service.cli import tokens, users
+from service.cli import pipes, tokens, users
 from service.cli.context import Context
 from service.cli.prompts import CliError
 from service.sdk.base import InstanceError
 
-_NOUNS = {"token": "token", "tokens": "token", "user": "user", "users": "user", "api": "api"}
+_NOUNS = {"token": "token", "tokens": "token", "user": "user", "users": "user", "api": "api",
+          "pipe": "pipe", "pipes": "pipe", "data": "data"}
 
 
 def _start_api(ctx: Context) -> int:
@@ -77,6 +81,10 @@ COMMANDS: dict[tuple[str, str | None], Callable[[Context], int]] = {
     ("show", "user"): users.show,
     ("edit", "user"): users.edit,
     ("delete", "user"): users.delete,
+    ("show", "pipe"): pipes.show,
+    ("register", "pipe"): pipes.register,
+    ("delete", "pipe"): pipes.delete,
+    ("show", "data"): pipes.data,
     ("start", "api"): _start_api,
     ("migrate", None): _migrate,
 }
@@ -114,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = parser.add_argument_group("listing")
     listing.add_argument("--limit", type=int, default=100, help="rows per page (1-1000)")
     listing.add_argument("--offset", type=int, default=0, help="rows to skip")
+    pipes.add_arguments(parser)
     server = parser.add_argument_group("start api")
     server.add_argument("--port", type=int, help="PORT for the service")
     server.add_argument("--host", help="HOST for the service")
@@ -129,7 +138,8 @@ def _resolve(words: list[str]) -> tuple[Callable[[Context], int], list[str]]:
     if command is None:
         raise CliError(f"Unknown command: {' '.join(words[:2])} (try: register token, "
                        "show tokens, edit token, invalidate token, delete token, "
-                       "register user, show users, edit user, delete user, start api, migrate).")
+                       "register user, show users, edit user, delete user, show pipes, "
+                       "register pipe, delete pipe, show data, start api, migrate).")
     return command, words[2:]
 
 

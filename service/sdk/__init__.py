@@ -1,4 +1,4 @@
-"""The Python API of the seed: `Token`, `User`, `get_connector` (also on `service`).
+"""The Python API of the seed: `Token`, `User`, `Pipe`, `get_connector` (also on `service`).
 
     import service as mrsm
     from service import Token, User
@@ -15,7 +15,9 @@ from service.sdk import api, sql  # noqa: F401 - each registers its type for get
 from service.sdk.base import InstanceError
 from service.sdk.config import clear_connectors, get_connector
 from service.sdk.connector import Connector
+from service.sdk.pipe import Pipe
 from service.sdk.token import Token
 from service.sdk.user import User
 
-__all__ = ["Connector", "InstanceError", "Token", "User", "clear_connectors", "get_connector"]
+__all__ = ["Connector", "InstanceError", "Pipe", "Token", "User", "clear_connectors",
+           "get_connector"]

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from service.sdk.api_pipes import APIPipes
 from service.sdk.base import InstanceError, keep_open, on_sdk_loop
 from service.sdk.config import config_path, connector_type, instance_config
 from service.sdk.connector import Connector
@@ -32,7 +33,7 @@ _RENEW_MARGIN = 30  # seconds before a JWT's expiry when it is renewed
 
 
 @connector_type
-class APIConnector(Connector):
+class APIConnector(APIPipes, Connector):
     """A running mrsm-tokens service."""
 
     type = "api"

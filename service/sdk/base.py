@@ -236,6 +236,48 @@ class BaseConnector:
                                 code="ambiguous")
         return matches[0]["id"]
 
+    # Pipes: keys as strings, a location of None for none; rows as the HTTP API shows them.
+
+    async def apipe_page(self, *, filters: dict, limit: int = 100, offset: int = 0) -> dict:
+        """GET /pipes: one page; `filters` holds any of connector_keys, metric_key and
+        location_key ('-' for pipes without a location)."""
+        raise NotImplementedError
+
+    async def aget_pipe(self, connector_keys: str, metric_key: str,
+                        location_key: str | None) -> dict:
+        """GET {pipe}: the pipe with its row count and time span; InstanceError 404 if none."""
+        raise NotImplementedError
+
+    async def acreate_pipe(self, body: dict) -> dict:
+        raise NotImplementedError
+
+    async def aedit_pipe(self, connector_keys: str, metric_key: str, location_key: str | None,
+                         patch: dict) -> dict:
+        """PATCH {pipe}: `patch` is merged into the parameters (RFC 7386)."""
+        raise NotImplementedError
+
+    async def adelete_pipe(self, connector_keys: str, metric_key: str,
+                           location_key: str | None) -> None:
+        raise NotImplementedError
+
+    async def awrite_rows(self, connector_keys: str, metric_key: str, location_key: str | None,
+                          rows: list[dict], *, create: bool = False) -> dict:
+        """POST {pipe}/data: `{"inserted", "updated"}`; all the rows land or none do."""
+        raise NotImplementedError
+
+    async def aread_rows(self, connector_keys: str, metric_key: str, location_key: str | None,
+                         *, begin: str | None = None, end: str | None = None) -> list[dict]:
+        """GET {pipe}/data, every page: rows in time order, begin inclusive, end exclusive."""
+        raise NotImplementedError
+
+    async def alist_pipes(self, **filters: str) -> list[dict]:
+        items: list[dict] = []
+        while True:
+            page = await self.apipe_page(filters=filters, limit=PAGE_SIZE, offset=len(items))
+            items.extend(page["items"])
+            if not page["items"] or len(items) >= page["total"]:
+                return items
+
     async def alist_tokens(self, user: str | None = None) -> list[dict]:
         """Every token visible to the connector (of `user` if given), all pages."""
         items: list[dict] = []

@@ -2,12 +2,15 @@
 
 `api:` and `sql:` connectors are made from this class; it sits above `Token` and
 `User`, which find their instance with `get_connector`, so that imports point one way:
-base → config → user → token → connector → api, sql.
+base → config → user → token → pipe → connector → api, sql.
 """
 
 from __future__ import annotations
 
+import itertools
+
 from service.sdk.base import BaseConnector, run
+from service.sdk.pipe import Pipe
 from service.sdk.token import Token
 from service.sdk.user import User
 
@@ -29,3 +32,20 @@ class Connector(BaseConnector):
 
     def get_users(self) -> list[User]:
         return [User.from_dict(item, instance=self) for item in run(self.alist_users())]
+
+    def get_pipes(self, connector_keys: str | list[str] | None = None,
+                  metric_key: str | list[str] | None = None,
+                  location_key: str | list[str] | None = None) -> list[Pipe]:
+        """The pipes whose keys match every filter given (a key, or a list of keys any of
+        which matches; location '-' for pipes without one), ordered by their keys."""
+        choices = [[None] if value is None else [value] if isinstance(value, str)
+                   else list(value) for value in (connector_keys, metric_key, location_key)]
+        found: dict[tuple, dict] = {}
+        for ck, mk, lk in itertools.product(*choices):
+            filters = {name: value for name, value in (
+                ("connector_keys", ck), ("metric_key", mk), ("location_key", lk))
+                if value is not None}
+            for item in run(self.alist_pipes(**filters)):
+                found[(item["connector_keys"], item["metric_key"],
+                       item["location_key"] or "")] = item
+        return [Pipe.from_dict(found[key], instance=self) for key in sorted(found)]

@@ -3,7 +3,8 @@
 Every call validates its input with the routes' schemas and runs the same
 `service.tokens.ops` / `service.users.ops` functions the HTTP handlers run, acting as
 `ops.OPERATOR` (sees and may change everything, as an admin would; its changes are
-audited with no source address), each change in a transaction of its own.
+audited with no source address), each change in a transaction of its own. The pipe
+methods (`service.sdk.sql_pipes`) run the /pipes routes' checks and `service.pipes.repo`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from service.errors import ApiError
 from service.sdk.base import InstanceError, keep_open, on_sdk_loop
 from service.sdk.config import connector_type, instance_config
 from service.sdk.connector import Connector
+from service.sdk.sql_pipes import SQLPipes
 from service.tokens import ops
 from service.tokens.schemas import TokenCreateSchema, TokenUpdateSchema, token_out
 from service.users import ops as user_ops
@@ -34,7 +36,7 @@ from service.validation import validate
 
 
 @connector_type
-class SQLConnector(Connector):
+class SQLConnector(SQLPipes, Connector):
     """A PostgreSQL database holding the service's tables."""
 
     type = "sql"

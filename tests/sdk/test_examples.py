@@ -72,9 +72,9 @@ async def test_the_seed_page_code_runs_unchanged_but_for_its_imports(database_ur
 README_BLOCK = "<!-- python: run -->\n```python\n"  # the example of docs/python.md
 
 
-def _readme_python() -> str:
+def _readme_python(marker: str = README_BLOCK) -> str:
     text = (PROJECT_ROOT / "docs" / "python.md").read_text()
-    start = text.index(README_BLOCK) + len(README_BLOCK)
+    start = text.index(marker) + len(marker)
     return text[start:text.index("```", start)]
 
 
@@ -94,6 +94,32 @@ async def test_the_python_docs_example_runs_as_written(database_url, tmp_path, r
         assert [line.split(" ", 1)[0] for line in lines[3:]] == ["Edited", "Invalidated",
                                                                  "Deleted"]
     assert await _tokens(database_url) == []
+
+
+PIPES_BLOCK = "<!-- python-pipes: run -->\n```python\n"  # the Pipe example of docs/python.md
+
+
+@pytest.mark.parametrize("instance", ["sql:main", "api:main"])
+async def test_the_pipe_docs_example_runs_as_written(instance, database_url, api_server,
+                                                     tmp_path):
+    await add_user(database_url, "myuser", "myuser-password-1")
+    script = tmp_path / "pipes_example.py"
+    script.write_text(_readme_python(PIPES_BLOCK).replace("'sql:main'", f"'{instance}'"))
+    env = base_env(database_url, tmp_path / "absent.toml", MRSM_API_URL=api_server.base_url,
+                   MRSM_API_USERNAME="myuser", MRSM_API_PASSWORD="myuser-password-1")
+    name = "mqtt:garden/temperature/greenhouse.1"
+    assert _run(str(script), env).splitlines() == [
+        f"Registered pipe {name}.",
+        "Inserted 2, updated 0 rows.",
+        "Inserted 1, updated 1 rows.",
+        f"Edited pipe {name}.",
+        "2024-05-01T12:01:00+00:00 21.7",
+        "2024-05-01T12:02:00+00:00 21.9",
+        "2 ['timestamp', 'celsius', 'humidity']",
+        f"['{name}']",
+        f"Deleted pipe {name}.",
+    ]
+    assert await SQLConnector(database_url=database_url).alist_pipes() == []
 
 
 def test_an_example_says_why_it_is_refused(database_url, tmp_path):
