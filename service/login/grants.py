@@ -151,7 +151,9 @@ async def client_credentials_grant(request: web.Request, params: dict[str, str])
     scopes = _narrow(params, principal.scopes)
     token, exp = app[keys.JWT].issue(user_id=principal.user_id, scopes=scopes,
                                      token_id=principal.token_id,
-                                     token_expiration=principal.expires_at)
+                                     token_expiration=principal.expires_at,
+                                     pipes=principal.pipes.texts()
+                                     if principal.pipes is not None else None)
     _succeeded(request, source, CLIENT_CREDENTIALS, user_id=principal.user_id,
                username=principal.username, token_id=principal.token_id)
     return _granted(token, exp, scopes, _now())
