@@ -178,7 +178,8 @@ function renderTokens() {
       el('td', {}, el('code', { className: 'client-id' }, token.id)),
       admin ? el('td', {}, token.user === null ? el('span', { className: 'muted' }, '(deleted)')
         : token.user) : null,
-      el('td', {}, token.scopes.length ? token.scopes.join(', ') : el('span', { className: 'muted' }, 'none')),
+      el('td', {}, token.scopes.length ? token.scopes.join(', ') : el('span', { className: 'muted' }, 'none'),
+        token.pipes ? el('div', { className: 'hint' }, `Pipes: ${token.pipes.join(', ')}`) : null),
       el('td', {}, timeCell(token.created_at, '')),
       el('td', {}, expiresCell(token)),
       el('td', {}, timeCell(token.last_used_at, 'Not yet')),

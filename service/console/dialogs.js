@@ -3,6 +3,7 @@
 
 import { describe, request } from './api.js';
 import { TIME_ZONE, daysFromNow, localInputToUtc, toLocalInput } from './format.js';
+import { pipesChange, pipesToText } from './pipes.js';
 import {
   $, closeDialog, el, focusToken, keepOpen, returnFocusOnClose, setText, showError,
 } from './ui.js';
@@ -66,6 +67,7 @@ function open(token) {
   setText('token-expiration-hint', `In your time zone, ${TIME_ZONE}.${limit}`);
   syncNever();
   fillScopes(me.scopes, creating ? me.scopes : token.scopes);
+  $('token-pipes').value = creating ? '' : pipesToText(token.pipes);
   initial = { label: $('token-label').value, expiration: $('token-expiration').value, never,
     scopes: chosenScopes().join(' ') };
   showError('token-error', '');
@@ -102,6 +104,8 @@ function formBody() {
   }
   const scopes = chosenScopes();
   if (editing === null || scopes.join(' ') !== initial.scopes) body.scopes = scopes;
+  const pipes = pipesChange($('token-pipes').value, editing && editing.pipes, editing === null);
+  if (pipes !== undefined) body.pipes = pipes;
   return { body };
 }
 
