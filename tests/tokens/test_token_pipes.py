@@ -141,6 +141,7 @@ async def test_narrowing_applies_at_once_to_the_key_and_its_jwts(client, api, al
     for headers in (key, jwt):
         assert (await client.get("/pipes/mqtt:garden/rain/-", headers=headers)).status == 404
         assert (await (await client.get("/pipes", headers=headers)).json())["total"] == 1
+        assert (await (await client.get("/users/me", headers=headers)).json())["pipes"] == ONE
     # Widening the token again does not widen a JWT beyond what it was issued for.
     resp = await client.patch(f"/tokens/{token['id']}", json={"pipes": None}, headers=alice)
     assert (await client.get("/pipes/mqtt:garden/rain/-", headers=key)).status == 200
@@ -151,6 +152,9 @@ async def test_narrowing_applies_at_once_to_the_key_and_its_jwts(client, api, al
     assert (await client.get("/pipes/mqtt:garden/rain/-", headers=jwt)).status == 200
     assert (await client.get("/pipes/mqtt:garden/temperature/greenhouse.1",
                              headers=jwt)).status == 404
+    me = await (await client.get("/users/me", headers=jwt)).json()
+    assert me["pipes"] == ["mqtt:garden/rain/*"]
+    assert (await (await client.get("/users/me", headers=alice)).json())["pipes"] is None
 
 
 async def test_a_change_of_pipes_notifies_every_process(database_url, api, alice):
