@@ -9,13 +9,15 @@ only compiled and compared.
 Matching is exact string equality per part, never LIKE or a regular expression, so no
 character in a key means anything but itself. A compiled `PipeAccess` groups its patterns
 by which parts are wildcards (at most 8 groups), so `allows` costs at most 8 set lookups
-however many patterns there are.
+however many patterns there are; dropping the patterns another covers takes as many per
+pattern.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 
 WILDCARD = "*"
 NO_LOCATION = "-"
@@ -59,8 +61,35 @@ class Pattern:
         return Pattern(*parts)
 
 
-def _mask(pattern: Pattern) -> tuple[bool, bool, bool]:
+Mask = tuple[bool, bool, bool]  # which parts are keys (True) rather than wildcards
+
+
+def _mask(pattern: Pattern) -> Mask:
     return tuple(p is not None for p in pattern.parts)  # type: ignore[return-value]
+
+
+def _project(mask: Mask) -> Callable[[tuple], object]:
+    """What a group's set holds of a pipe's keys (or a pattern's parts): its literal parts,
+    a tuple, or the one part alone (itemgetter's own shape)."""
+    indices = [i for i, literal in enumerate(mask) if literal]
+    return itemgetter(*indices) if indices else (lambda keys: ())
+
+
+_MASKS: list[Mask] = [(bool(b & 4), bool(b & 2), bool(b & 1)) for b in range(8)]
+_PROJECT = {mask: _project(mask) for mask in _MASKS}
+# For each shape, the other shapes whose literal parts are a subset of its own: those of
+# the patterns that could cover a pattern of this shape.
+_WIDER = {mask: [sub for sub in _MASKS if sub != mask
+                 and all(mine or not theirs for mine, theirs in zip(mask, sub))]
+          for mask in _MASKS}
+
+
+def _grouped(patterns: Iterable[Pattern]) -> dict[Mask, set]:
+    groups: dict[Mask, set] = {}
+    for pattern in patterns:
+        mask = _mask(pattern)
+        groups.setdefault(mask, set()).add(_PROJECT[mask](pattern.parts))
+    return groups
 
 
 class PipeAccess:
@@ -73,14 +102,12 @@ class PipeAccess:
 
     def __init__(self, patterns: Iterable[Pattern]) -> None:
         unique = list(dict.fromkeys(patterns))
-        # Drop a pattern that another covers: the same pipes, fewer probes.
-        kept = [p for p in unique if not any(q != p and q.covers(p) for q in unique)]
-        self.patterns: tuple[Pattern, ...] = tuple(kept)
-        groups: dict[tuple[bool, bool, bool], set[tuple[str, ...]]] = {}
-        for pattern in kept:
-            groups.setdefault(_mask(pattern), set()).add(
-                tuple(p for p in pattern.parts if p is not None))
-        self._groups = tuple((mask, frozenset(keys)) for mask, keys in groups.items())
+        every = _grouped(unique)
+        # Drop a pattern that another covers: the same pipes, fewer probes, a shorter claim.
+        self.patterns: tuple[Pattern, ...] = tuple(p for p in unique if not any(
+            sub in every and _PROJECT[sub](p.parts) in every[sub] for sub in _WIDER[_mask(p)]))
+        self._groups = tuple((_PROJECT[mask], frozenset(known))
+                             for mask, known in _grouped(self.patterns).items())
 
     @classmethod
     def of(cls, texts: Iterable[str] | None) -> PipeAccess | None:
@@ -91,8 +118,8 @@ class PipeAccess:
         """Whether the pipe with these keys (location None: none) is within reach."""
         keys = (connector_keys, metric_key,
                 NO_LOCATION if location_key is None else location_key)
-        for mask, known in self._groups:
-            if tuple(k for k, literal in zip(keys, mask) if literal) in known:
+        for project, known in self._groups:
+            if project(keys) in known:
                 return True
         return False
 
