@@ -119,9 +119,14 @@ async def test_ceiling_through_a_jwt_of_a_bound_token(client, api, alice):
 
 async def test_the_jwt_carries_the_patterns_in_authorization_details(api, alice):
     token, _ = await _bound_key(api, alice, GARDEN + ONE)
-    claims = claims_of(await api.client_credentials(token))
+    resp = await api.client.post("/login", data={"grant_type": "client_credentials",
+                                                 "client_id": token["id"],
+                                                 "client_secret": token["secret"]})
+    grant = await resp.json()
+    claims = claims_of(grant["access_token"])
     # ONE is covered by GARDEN: the JWT names the patterns that decide, GARDEN.
     assert claims["authorization_details"] == [{"type": "mrsm_pipes", "pipes": GARDEN}]
+    assert grant["authorization_details"] == claims["authorization_details"]
     plain = await api.create_token(alice, label="plain")
     assert "authorization_details" not in claims_of(await api.client_credentials(plain))
 
