@@ -142,9 +142,10 @@ class Token:
         expires = (f"expires {self.expiration:%Y-%m-%d %H:%M} UTC" if self.expiration
                    else "never expires" if self._expiration_given else "default expiration")
         scopes = " ".join(self.scopes) if self.scopes is not None else "all of the owner's"
-        pipes = ", ".join(self.pipes) if self.pipes is not None else "all"
+        # Only a bound token says so: every other reaches every pipe, as tokens always did.
+        pipes = f"pipes: {', '.join(self.pipes)}; " if self.pipes is not None else ""
         return (f"Token '{self.label}' ({self.id or 'no ID yet'}), user "
-                f"{self.user or '(none)'}, scopes: {scopes}; pipes: {pipes}; {expires}; {state}")
+                f"{self.user or '(none)'}, scopes: {scopes}; {pipes}{expires}; {state}")
 
     def __repr__(self) -> str:
         return (f"Token(id={str(self.id) if self.id else None!r}, label={self.label!r}, "
