@@ -48,13 +48,13 @@ class Pattern:
 
     def covers(self, other: Pattern) -> bool:
         """Whether every pipe `other` matches, this matches too."""
-        return all(mine is None or mine == theirs for mine, theirs in zip(self.parts,
-                                                                           other.parts))
+        pairs = zip(self.parts, other.parts, strict=True)
+        return all(mine is None or mine == theirs for mine, theirs in pairs)
 
     def intersect(self, other: Pattern) -> Pattern | None:
         """The pipes both match, as one pattern; None when no pipe matches both."""
         parts = []
-        for mine, theirs in zip(self.parts, other.parts):
+        for mine, theirs in zip(self.parts, other.parts, strict=True):
             if mine is not None and theirs is not None and mine != theirs:
                 return None
             parts.append(theirs if mine is None else mine)
@@ -80,7 +80,7 @@ _PROJECT = {mask: _project(mask) for mask in _MASKS}
 # For each shape, the other shapes whose literal parts are a subset of its own: those of
 # the patterns that could cover a pattern of this shape.
 _WIDER = {mask: [sub for sub in _MASKS if sub != mask
-                 and all(mine or not theirs for mine, theirs in zip(mask, sub))]
+                 and all(mine or not theirs for mine, theirs in zip(mask, sub, strict=True))]
           for mask in _MASKS}
 
 

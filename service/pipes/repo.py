@@ -35,7 +35,20 @@ FROM pipe_rows WHERE pipe_id = $1
 # $5-$7: a bound caller's patterns as parallel arrays (NULL element: any key; location
 # '-': none, never a key), or NULL for a caller who reaches every pipe. Parts compare
 # with '=', never LIKE: no character in a pattern is special to SQL.
-_FILTER = """
+PAGE = """
+SELECT id, connector_keys, metric_key, location_key, parameters, created_at FROM pipes
+WHERE ($1::text IS NULL OR connector_keys = $1)
+  AND ($2::text IS NULL OR metric_key = $2)
+  AND (NOT $3 OR coalesce(location_key, '') = coalesce($4::text, ''))
+  AND ($5::text[] IS NULL OR EXISTS (
+      SELECT 1 FROM unnest($5::text[], $6::text[], $7::text[]) AS p(ck, mk, lk)
+      WHERE (p.ck IS NULL OR p.ck = connector_keys) AND (p.mk IS NULL OR p.mk = metric_key)
+        AND (p.lk IS NULL OR p.lk = coalesce(location_key, '-'))))
+ORDER BY connector_keys, metric_key, location_key NULLS FIRST
+LIMIT $8 OFFSET $9
+"""
+COUNT = """
+SELECT count(*) FROM pipes
 WHERE ($1::text IS NULL OR connector_keys = $1)
   AND ($2::text IS NULL OR metric_key = $2)
   AND (NOT $3 OR coalesce(location_key, '') = coalesce($4::text, ''))
@@ -44,13 +57,6 @@ WHERE ($1::text IS NULL OR connector_keys = $1)
       WHERE (p.ck IS NULL OR p.ck = connector_keys) AND (p.mk IS NULL OR p.mk = metric_key)
         AND (p.lk IS NULL OR p.lk = coalesce(location_key, '-'))))
 """
-PAGE = """
-SELECT id, connector_keys, metric_key, location_key, parameters, created_at FROM pipes
-""" + _FILTER + """
-ORDER BY connector_keys, metric_key, location_key NULLS FIRST
-LIMIT $8 OFFSET $9
-"""
-COUNT = "SELECT count(*) FROM pipes" + _FILTER
 SET_PARAMETERS = """
 UPDATE pipes SET parameters = $2 WHERE id = $1
 RETURNING id, connector_keys, metric_key, location_key, parameters, created_at

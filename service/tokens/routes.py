@@ -68,8 +68,8 @@ async def get_token(request: web.Request) -> web.Response:
 
 @routes.patch("/tokens/{id}")
 @requires("write:tokens")
-@doc("Edit a token's label, expiration, scopes, limits or pipes", tag="tokens", body=TokenUpdateSchema,
-     responses={200: TokenSchema}, path_params=_ID)
+@doc("Edit a token's label, expiration, scopes, limits or pipes", tag="tokens",
+     body=TokenUpdateSchema, responses={200: TokenSchema}, path_params=_ID)
 async def patch_token(request: web.Request) -> web.Response:
     body = await load_body(request, TokenUpdateSchema())
     async with request.app[keys.POOL].acquire() as conn, conn.transaction():

@@ -16,7 +16,7 @@ PIPES = list(itertools.product(KEYS + ["z"], KEYS + ["z"], LOCATIONS + ["z"]))
 
 
 def naive(patterns: list[Pattern], pipe: tuple[str, str, str]) -> bool:
-    return any(all(p is None or p == k for p, k in zip(pattern.parts, pipe))
+    return any(all(p is None or p == k for p, k in zip(pattern.parts, pipe, strict=True))
                for pattern in patterns)
 
 
