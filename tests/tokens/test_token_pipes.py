@@ -159,6 +159,12 @@ async def test_narrowing_applies_at_once_to_the_key_and_its_jwts(client, api, al
                              headers=jwt)).status == 404
     me = await (await client.get("/users/me", headers=jwt)).json()
     assert me["pipes"] == ["mqtt:garden/rain/*"]
+    # No overlap left: the JWT reaches no pipe at all, while its key reaches the new ones.
+    resp = await client.patch(f"/tokens/{token['id']}", json={"pipes": ["other/*/*"]},
+                              headers=alice)
+    assert (await (await client.get("/pipes", headers=jwt)).json())["total"] == 0
+    assert (await (await client.get("/users/me", headers=jwt)).json())["pipes"] == []
+    assert (await client.get("/pipes/mqtt:garden/rain/-", headers=jwt)).status == 404
     assert (await (await client.get("/users/me", headers=alice)).json())["pipes"] is None
 
 
