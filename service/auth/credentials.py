@@ -9,13 +9,14 @@ import asyncpg
 
 from service.auth import apikeys
 from service.auth.jwt import Claims
+from service.auth.pipe_access import access_of
 from service.auth.principal import Principal, token_scopes, user_scopes
 
 # A token joined with its owner; ownerless tokens never authenticate (no row).
 KEY_WITH_OWNER = """
 SELECT t.id, t.label, t.secret_hash, t.scopes AS token_scopes, t.expiration,
        t.invalidated_at, u.id AS user_id, u.username, u.type, u.scopes AS user_scopes,
-       u.created_at AS user_created_at, t.rate_limit, t.allowed_cidrs
+       u.created_at AS user_created_at, t.rate_limit, t.allowed_cidrs, t.pipes
 FROM tokens t JOIN users u ON u.id = t.user_id
 WHERE t.id = $1
 """
@@ -31,7 +32,8 @@ def token_usable(row: asyncpg.Record, now: datetime | None = None) -> bool:
 
 
 def principal_from_token_row(row: asyncpg.Record, kind: str,
-                             narrowed_to: frozenset[str] | None = None) -> Principal:
+                             narrowed_to: frozenset[str] | None = None,
+                             pipes_claimed: tuple[str, ...] | None = None) -> Principal:
     scopes = token_scopes(row["type"], row["user_scopes"], row["token_scopes"])
     if narrowed_to is not None:
         scopes &= narrowed_to
@@ -47,6 +49,7 @@ def principal_from_token_row(row: asyncpg.Record, kind: str,
         user_created_at=row["user_created_at"],
         rate_limit=row["rate_limit"],
         allowed_cidrs=tuple(row["allowed_cidrs"]) if row["allowed_cidrs"] is not None else None,
+        pipes=access_of(row["pipes"], pipes_claimed),
     )
 
 
@@ -67,7 +70,8 @@ async def principal_from_claims(conn: asyncpg.Connection, claims: Claims) -> Pri
         row = await conn.fetchrow(KEY_WITH_OWNER, claims.token_id)
         if row is None or row["user_id"] != claims.user_id or not token_usable(row):
             return None
-        return principal_from_token_row(row, "jwt", narrowed_to=claims.scopes)
+        return principal_from_token_row(row, "jwt", narrowed_to=claims.scopes,
+                                        pipes_claimed=claims.pipes)
     user = await conn.fetchrow(USER_BY_ID, claims.user_id)
     if user is None or user["password_version"] != claims.password_version:
         return None

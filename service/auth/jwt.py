@@ -20,8 +20,13 @@ from datetime import UTC, datetime
 
 import jwt
 
+from service.auth.pipe_access import MAX_PATTERNS, Pattern
+
 ALGORITHM = "HS256"
 _REQUIRED = ["iss", "sub", "iat", "exp", "jti", "scope"]
+# RFC 9396: a JWT of a token bound to pipes carries
+#   "authorization_details": [{"type": "mrsm_pipes", "pipes": ["mqtt:garden/*/*", ...]}]
+PIPES_DETAIL = "mrsm_pipes"
 
 
 def _b64(data: bytes) -> str:
@@ -44,6 +49,7 @@ class Claims:
     issued_at: int
     expires_at: int
     jti: str
+    pipes: tuple[str, ...] | None = None  # from authorization_details; None: not bound
 
 
 class JwtCodec:
@@ -64,6 +70,7 @@ class JwtCodec:
         token_id: uuid.UUID | None = None,
         token_expiration: datetime | None = None,
         password_version: int | None = None,
+        pipes: list[str] | None = None,
     ) -> tuple[str, int]:
         """A signed JWT and its expiry (Unix seconds), never past the token's own expiration."""
         now = int(time.time())
@@ -82,6 +89,8 @@ class JwtCodec:
             claims["tid"] = str(token_id)
         if password_version is not None:
             claims["pwv"] = password_version
+        if pipes is not None:
+            claims["authorization_details"] = [{"type": PIPES_DETAIL, "pipes": list(pipes)}]
         return self.encode(claims), exp
 
     def encode(self, claims: dict) -> str:
@@ -132,9 +141,32 @@ def _claims(payload: dict) -> Claims | None:
             issued_at=int(payload["iat"]),
             expires_at=int(payload["exp"]),
             jti=str(payload["jti"]),
+            pipes=_pipes_claim(payload.get("authorization_details")),
         )
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+def _pipes_claim(details: object) -> tuple[str, ...] | None:
+    """The patterns of the one `mrsm_pipes` authorization detail; None without one.
+    Anything malformed raises ValueError: the JWT is refused, never read as unbound."""
+    if details is None:
+        return None
+    if not isinstance(details, list):
+        raise ValueError("authorization_details is not an array")
+    found = None
+    for detail in details:
+        if not isinstance(detail, dict) or not isinstance(detail.get("type"), str):
+            raise ValueError("an authorization detail without a type")
+        if detail["type"] != PIPES_DETAIL:
+            continue  # another type: not ours to read
+        pipes = detail.get("pipes")
+        if found is not None or not isinstance(pipes, list) \
+                or not 1 <= len(pipes) <= MAX_PATTERNS \
+                or not all(isinstance(p, str) for p in pipes):
+            raise ValueError("a malformed pipes detail")
+        found = tuple(str(Pattern.parse(p)) for p in pipes)
+    return found
 
 
 def expires_iso(exp: int) -> str:

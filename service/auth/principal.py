@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network
 
+from service.auth.pipe_access import PipeAccess
 from service.auth.scopes import ADMIN_ONLY_SCOPES, ALL_SCOPES
 
 
@@ -29,6 +30,8 @@ class Principal:
     # The token's own limits (service.abuse): requests per minute, source networks.
     rate_limit: int | None = None
     allowed_cidrs: tuple[IPv4Network | IPv6Network, ...] | None = None
+    # The pipes it may reach, compiled once (the principal is cached); None: every pipe.
+    pipes: PipeAccess | None = None
 
     @property
     def is_admin(self) -> bool:

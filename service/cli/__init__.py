@@ -1,8 +1,8 @@
 """`mrsm`: manage tokens and users from the command line (the seed's CLI).
 
-    mrsm register token          prompts for owner, label, expiration, scopes
+    mrsm register token          prompts for owner, label, expiration, scopes, pipes
     mrsm show tokens [ID]        a table (or one token)
-    mrsm edit token ID           change label, expiration, scopes
+    mrsm edit token ID           change label, expiration, scopes, pipes
     mrsm invalidate token ID     stop a token working for good; it stays listed (asks first)
     mrsm delete token ID         remove a token (asks first, unless --yes)
     mrsm register user [NAME]    mrsm show users    mrsm delete user NAME
@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a date (2027-01-31), days (30d), or none for never")
     token.add_argument("--ttl-days", type=int, metavar="N", help="expire N days from now")
     token.add_argument("--scopes", help="space- or comma-separated (default: all the owner's)")
+    token.add_argument("--pipes", action="append", metavar="PATTERNS",
+                       help="the pipes the token may reach: CK/MK/LK patterns, '*' any key, "
+                            "'-' no location (e.g. 'mqtt:garden/*/*'); repeatable or "
+                            "comma-separated; all: every pipe (the default)")
     user = parser.add_argument_group("users")
     user.add_argument("--password", help="the user's (new) password (visible to `ps`; "
                                          "prefer --password-stdin)")

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from service.cli.prompts import CliError
+from service.tokens.schemas import pipe_pattern_error
 
 _DAYS = re.compile(r"^(\d+)\s*d?$", re.IGNORECASE)
 NEVER = {"none", "never"}
@@ -47,6 +48,33 @@ def parse_scopes(text: str | None, known: list[str] | None = None) -> list[str] 
         if unknown:
             raise CliError(f"Unknown scope(s): {' '.join(unknown)} (known: {' '.join(known)}).")
     return list(dict.fromkeys(scopes))
+
+
+ALL_PIPES = "all"
+
+
+def parse_pipes(values: str | list[str] | None) -> tuple[bool, list[str] | None]:
+    """(given, patterns) from --pipes (repeatable, each comma- or space-separated) or a
+    prompt's answer: nothing or blank is not given; `all` is (True, None), every pipe."""
+    if values is None:
+        return False, None
+    if isinstance(values, str):
+        values = [values]
+    patterns = [p for value in values for p in re.split(r"[\s,]+", value.strip()) if p]
+    if not patterns:
+        return False, None
+    if ALL_PIPES in patterns:
+        if len(patterns) > 1:
+            raise CliError("'all' means every pipe: give it alone, or patterns.")
+        return True, None
+    bad = [err for p in patterns if (err := pipe_pattern_error(p))]
+    if bad:
+        raise CliError(bad[0][0].upper() + bad[0][1:] + ".")
+    return True, list(dict.fromkeys(patterns))
+
+
+def pipes_text(pipes: list[str] | None) -> str:
+    return ", ".join(pipes) if pipes is not None else "all"
 
 
 def iso(value: datetime | None) -> str | None:

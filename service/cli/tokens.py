@@ -6,7 +6,14 @@ import sys
 
 from service.cli.context import Context
 from service.cli.output import more_hint, print_json, short_time, table
-from service.cli.parsing import expiration_from_flags, iso, parse_expiration, parse_scopes
+from service.cli.parsing import (
+    expiration_from_flags,
+    iso,
+    parse_expiration,
+    parse_pipes,
+    parse_scopes,
+    pipes_text,
+)
 from service.cli.prompts import CliError, retry
 from service.sdk.base import InstanceError, run
 
@@ -56,9 +63,10 @@ def register(ctx: Context) -> int:
         owner = args.user or me["username"]
         owner_scopes = me["scopes"] if owner.lower() == me["username"].lower() \
             else _scopes_of(ctx, owner)
-    # A scope flag is checked before anything is asked, so no answer is typed in vain.
+    # Scope and pipe flags are checked before anything is asked, so no answer is typed in vain.
     known = _known_scopes(ctx)
     scopes = _held(parse_scopes(args.scopes, known), owner, owner_scopes)
+    pipes_given, pipes = _pipes_flag(args)
     # On a terminal, ask what the flags left out, unless --yes says "take the defaults".
     ask = prompter.interactive and not args.yes
     label = args.label
@@ -76,7 +84,13 @@ def register(ctx: Context) -> int:
         scopes = _ask(lambda: _held(parse_scopes(prompter.ask(
             f"Scopes (space or comma separated; blank: all of {owner}'s{held}): ",
             flag="--scopes", what="The scopes"), known), owner, owner_scopes))
+    if args.pipes is None and ask:
+        pipes_given, pipes = _ask(lambda: parse_pipes(prompter.ask(
+            "Pipes it may reach (patterns like mqtt:garden/*/*, '*' any key, '-' no location; "
+            "comma separated; blank: all): ", flag="--pipes", what="The pipes")))
     body: dict = {"user": owner}
+    if pipes_given:
+        body["pipes"] = pipes
     if label is not None:
         body["label"] = label
     if exp_given:
@@ -89,7 +103,8 @@ def register(ctx: Context) -> int:
             else f"in {default_days} days (the default)"
         sys.stderr.write(f"\n  Owner:      {owner}\n  Label:      {label or '(generated)'}\n"
                          f"  Expiration: {when}\n"
-                         f"  Scopes:     {' '.join(scopes) if scopes else all_of}\n\n")
+                         f"  Scopes:     {' '.join(scopes) if scopes else all_of}\n"
+                         f"  Pipes:      {pipes_text(pipes) if pipes_given else 'all'}\n\n")
     if not prompter.confirm("Register this token?", default=True, yes=args.yes):
         raise CliError("Cancelled: nothing was registered.")
     out = run(ctx.conn.acreate_token(body))
@@ -101,13 +116,21 @@ def register(ctx: Context) -> int:
           f"  Client Secret: {out['secret']}\n"
           f"  API Key:       {out['api_key']}\n"
           f"  Expiration:    {short_time(out['expiration'], 'never')}\n"
-          f"  Scopes:        {' '.join(out['scopes'])}\n\n"
+          f"  Scopes:        {' '.join(out['scopes'])}\n"
+          f"  Pipes:         {pipes_text(out['pipes'])}\n\n"
           "Copy the Client Secret and the API Key somewhere safe now: "
           "the secret will not be shown again.")
     return 0
 
 
 _ask = retry  # ask again after a parse error, on a terminal
+
+
+def _pipes_flag(args) -> tuple[bool, list[str] | None]:
+    given, pipes = parse_pipes(args.pipes)
+    if args.pipes is not None and not given:
+        raise CliError("--pipes is empty: give patterns like 'mqtt:garden/*/*', or all.")
+    return given, pipes
 
 
 def _scopes_of(ctx: Context, owner: str) -> list[str] | None:
@@ -141,12 +164,15 @@ def _held(scopes: list[str] | None, owner: str, owner_scopes: list[str] | None):
 def _row(token: dict) -> list[str]:
     return [token["id"], token["label"], token["user"] or "(none)",
             ",".join(token["scopes"]) or "-", short_time(token["expiration"], "never"),
-            short_time(token["last_used_at"], "never"), "yes" if token["is_valid"] else "no"]
+            short_time(token["last_used_at"], "never"),
+            ",".join(token["pipes"]) if token["pipes"] is not None else "all",
+            "yes" if token["is_valid"] else "no"]
 
 
 def details(token: dict) -> str:
     lines = [("ID", token["id"]), ("Label", token["label"]), ("User", token["user"] or "(none)"),
              ("Scopes", " ".join(token["scopes"]) or "-"),
+             ("Pipes", pipes_text(token["pipes"])),
              ("Expiration", short_time(token["expiration"], "never")),
              ("Created", short_time(token["created_at"])),
              ("Last used", short_time(token["last_used_at"], "never")),
@@ -171,7 +197,7 @@ def show(ctx: Context) -> int:
     if not page["items"]:
         print(f"No tokens{' for ' + args.user if args.user else ''}.")
         return 0
-    print(table(["ID", "LABEL", "USER", "SCOPES", "EXPIRATION", "LAST USED", "VALID"],
+    print(table(["ID", "LABEL", "USER", "SCOPES", "EXPIRATION", "LAST USED", "PIPES", "VALID"],
                 [_row(t) for t in page["items"]]))
     hint = more_hint(page)
     if hint:
@@ -192,10 +218,13 @@ def edit(ctx: Context) -> int:
         changes["scopes"] = parse_scopes(args.scopes, _known_scopes(ctx))
         if changes["scopes"] is None:
             raise CliError("--scopes is empty: name at least one scope.")
+    pipes_given, pipes = _pipes_flag(args)
+    if pipes_given:
+        changes["pipes"] = pipes
     if not changes:
         if not prompter.interactive:
             raise CliError("Nothing to change and there is no terminal to ask: "
-                           "pass --label, --expires, --ttl-days or --scopes.")
+                           "pass --label, --expires, --ttl-days, --scopes or --pipes.")
         changes = _ask_changes(ctx, run(ctx.conn.aget_token(token_id)))
         if not changes:
             print("Nothing changed.")
@@ -224,6 +253,11 @@ def _ask_changes(ctx: Context, token: dict) -> dict:
         f"Scopes [{' '.join(token['scopes'])}]: ", flag="--scopes", what="The scopes"), known))
     if scopes is not None and set(scopes) != set(token["scopes"]):
         changes["scopes"] = scopes
+    given, pipes = _ask(lambda: parse_pipes(prompter.ask(
+        f"Pipes [{pipes_text(token['pipes'])}] (patterns, comma separated; all: every pipe): ",
+        flag="--pipes", what="The pipes")))
+    if given and pipes != token["pipes"]:
+        changes["pipes"] = pipes
     return changes
 
 

@@ -3,6 +3,7 @@
 
 import { describe, request } from './api.js';
 import { TIME_ZONE, daysFromNow, localInputToUtc, toLocalInput } from './format.js';
+import { pipesChange, pipesToText } from './pipe-limit.js';
 import {
   $, closeDialog, focusToken, guardChanges, keepOpen, returnFocusOnClose, scopeChecks, setText,
   showError,
@@ -52,7 +53,8 @@ function syncScopes() {
 
 function snapshot() {
   return { label: $('token-label').value, expiration: $('token-expiration').value,
-    never: $('token-never').checked, scopes: chosenScopes().join(' ') };
+    never: $('token-never').checked, scopes: chosenScopes().join(' '),
+    pipes: $('token-pipes').value };
 }
 
 function changed() {
@@ -87,6 +89,7 @@ function open(token) {
   setText('token-expiration-hint', `In your time zone, ${TIME_ZONE}.${limit}`);
   syncNever();
   fillScopes(me.scopes, creating ? [] : token.scopes);
+  $('token-pipes').value = creating ? '' : pipesToText(token.pipes);
   initial = snapshot();
   showError('token-error', '');
   const dialog = $('token-dialog');
@@ -125,6 +128,8 @@ function formBody() {
     return { problem: 'Tick at least one scope.', field: 'token-scopes' };
   }
   if (editing === null || scopes.join(' ') !== initial.scopes) body.scopes = scopes;
+  const pipes = pipesChange($('token-pipes').value, editing && editing.pipes, editing === null);
+  if (pipes !== undefined) body.pipes = pipes;
   return { body };
 }
 

@@ -28,8 +28,8 @@ HERE = Path(__file__).resolve().parent
 # Served name -> content type. Anything not listed is a 404.
 _JS = "text/javascript; charset=utf-8"
 _CSS_TYPE = "text/css; charset=utf-8"
-_MODULES = ("app", "api", "audit", "chart", "dialogs", "format", "menu", "pager", "pipes",
-            "tokens", "ui", "users")
+_MODULES = ("app", "api", "audit", "chart", "dialogs", "format", "menu", "pager", "pipe-limit",
+            "pipes", "tokens", "ui", "users")
 ASSETS: dict[str, str] = {
     "app.css": _CSS_TYPE,
     **{f"{name}.js": _JS for name in _MODULES},

@@ -116,7 +116,8 @@ function renderTokens(tokens) {
       admin ? el('td', {}, token.user === null ? el('span', { className: 'muted' }, '(deleted)')
         : token.user) : null,
       el('td', {}, token.scopes.length ? token.scopes.join(', ')
-        : el('span', { className: 'muted' }, 'none')),
+        : el('span', { className: 'muted' }, 'none'),
+        token.pipes ? el('div', { className: 'hint' }, `Pipes: ${token.pipes.join(', ')}`) : null),
       el('td', {}, timeCell(token.created_at, '')),
       el('td', {}, expiresCell(token)),
       el('td', {}, timeCell(token.last_used_at, 'Not yet')),
@@ -147,6 +148,7 @@ function openDetails(token) {
     ...fact('Client ID', el('code', {}, token.id)),
     ...fact('Owner', token.user === null ? '(deleted)' : token.user),
     ...fact('Scopes', token.scopes.length ? token.scopes.join(', ') : 'none'),
+    ...fact('Pipes', token.pipes ? token.pipes.join(', ') : 'Every pipe'),
     ...fact('Status', status),
     ...fact('Created', dateTime(token.created_at)),
     ...fact('Expires', token.expiration ? `${dateTime(token.expiration)} (${relative(token.expiration)})`

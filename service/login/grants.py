@@ -20,7 +20,7 @@ from service.abuse.client import client_address, counted_source, source_text
 from service.abuse.throttle import Subject
 from service.audit import recorder as audit
 from service.auth.apikeys import parse_client_id
-from service.auth.jwt import expires_iso
+from service.auth.jwt import PIPES_DETAIL, expires_iso
 from service.auth.principal import user_scopes
 from service.auth.scopes import order
 from service.users import repo as users_repo
@@ -84,10 +84,13 @@ def _narrow(params: dict[str, str], held: frozenset[str]) -> list[str]:
     return order(wanted)
 
 
-def _granted(access_token: str, exp: int, scopes: list[str], now: int) -> web.Response:
+def _granted(access_token: str, exp: int, scopes: list[str], now: int,
+             pipes: list[str] | None = None) -> web.Response:
     body = {"access_token": access_token, "token_type": "bearer",
             "expires_in": max(exp - now, 0), "expires": expires_iso(exp),
             "scope": " ".join(scopes)}
+    if pipes is not None:  # RFC 9396 §7: the details granted, as the JWT carries them
+        body["authorization_details"] = [{"type": PIPES_DETAIL, "pipes": pipes}]
     return web.json_response(body, headers=NO_STORE)
 
 
@@ -149,12 +152,13 @@ async def client_credentials_grant(request: web.Request, params: dict[str, str])
                       client_id=client_id)
         raise _invalid_client(basic=basic is not None)
     scopes = _narrow(params, principal.scopes)
+    pipes = principal.pipes.texts() if principal.pipes is not None else None
     token, exp = app[keys.JWT].issue(user_id=principal.user_id, scopes=scopes,
                                      token_id=principal.token_id,
-                                     token_expiration=principal.expires_at)
+                                     token_expiration=principal.expires_at, pipes=pipes)
     _succeeded(request, source, CLIENT_CREDENTIALS, user_id=principal.user_id,
                username=principal.username, token_id=principal.token_id)
-    return _granted(token, exp, scopes, _now())
+    return _granted(token, exp, scopes, _now(), pipes)
 
 
 def _now() -> int:

@@ -40,6 +40,9 @@ class TokenResponseSchema(ma.Schema):
     expires_in = ma.fields.Integer(required=True)
     expires = ma.fields.String(required=True)
     scope = ma.fields.String(required=True)
+    authorization_details = ma.fields.List(ma.fields.Dict(), metadata={
+        "description": "RFC 9396, for a token bound to pipes: "
+                       "[{\"type\": \"mrsm_pipes\", \"pipes\": [patterns]}]"})
 
 
 async def _form(request: web.Request) -> dict[str, str]:

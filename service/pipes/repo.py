@@ -32,19 +32,30 @@ SELECT count(*) AS row_count, min(ts) AS first_timestamp, max(ts) AS last_timest
 FROM pipe_rows WHERE pipe_id = $1
 """
 # Filters: $3 says whether to filter on location; $4 is the location (NULL: none).
+# $5-$7: a bound caller's patterns as parallel arrays (NULL element: any key; location
+# '-': none, never a key), or NULL for a caller who reaches every pipe. Parts compare
+# with '=', never LIKE: no character in a pattern is special to SQL.
 PAGE = """
 SELECT id, connector_keys, metric_key, location_key, parameters, created_at FROM pipes
 WHERE ($1::text IS NULL OR connector_keys = $1)
   AND ($2::text IS NULL OR metric_key = $2)
   AND (NOT $3 OR coalesce(location_key, '') = coalesce($4::text, ''))
+  AND ($5::text[] IS NULL OR EXISTS (
+      SELECT 1 FROM unnest($5::text[], $6::text[], $7::text[]) AS p(ck, mk, lk)
+      WHERE (p.ck IS NULL OR p.ck = connector_keys) AND (p.mk IS NULL OR p.mk = metric_key)
+        AND (p.lk IS NULL OR p.lk = coalesce(location_key, '-'))))
 ORDER BY connector_keys, metric_key, location_key NULLS FIRST
-LIMIT $5 OFFSET $6
+LIMIT $8 OFFSET $9
 """
 COUNT = """
 SELECT count(*) FROM pipes
 WHERE ($1::text IS NULL OR connector_keys = $1)
   AND ($2::text IS NULL OR metric_key = $2)
   AND (NOT $3 OR coalesce(location_key, '') = coalesce($4::text, ''))
+  AND ($5::text[] IS NULL OR EXISTS (
+      SELECT 1 FROM unnest($5::text[], $6::text[], $7::text[]) AS p(ck, mk, lk)
+      WHERE (p.ck IS NULL OR p.ck = connector_keys) AND (p.mk IS NULL OR p.mk = metric_key)
+        AND (p.lk IS NULL OR p.lk = coalesce(location_key, '-'))))
 """
 SET_PARAMETERS = """
 UPDATE pipes SET parameters = $2 WHERE id = $1
@@ -110,8 +121,12 @@ async def stats(conn: asyncpg.Connection, pipe_id: int) -> asyncpg.Record:
 
 async def page(conn: asyncpg.Connection, *, connector_keys: str | None, metric_key: str | None,
                filter_location: bool, location_key: str | None, limit: int,
-               offset: int) -> tuple[list[asyncpg.Record], int]:
-    args = (connector_keys, metric_key, filter_location, location_key)
+               offset: int, patterns: tuple[list, list, list] | None = None
+               ) -> tuple[list[asyncpg.Record], int]:
+    """A page of pipes and how many match; `patterns` (PipeAccess.columns): only the pipes
+    they match."""
+    cks, mks, lks = patterns if patterns is not None else (None, None, None)
+    args = (connector_keys, metric_key, filter_location, location_key, cks, mks, lks)
     rows = await conn.fetch(PAGE, *args, limit, offset)
     total = await conn.fetchval(COUNT, *args)
     return rows, total

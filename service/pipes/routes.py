@@ -8,7 +8,9 @@ import asyncpg
 from aiohttp import web
 
 from service import keys
+from service.auth.errors import insufficient_scope
 from service.auth.scopes import requires
+from service.caller import principal_of
 from service.errors import ApiError, not_found
 from service.openapi import doc
 from service.pipes import repo
@@ -48,7 +50,14 @@ Keys = tuple[str, str, str | None]
 
 
 def path_keys(request: web.Request) -> Keys:
-    """The pipe's keys from the path ('-' as location: none); a 422 for a malformed key."""
+    """The pipe's keys from the path ('-' as location: none); a 422 for a malformed key,
+    a 404 for a pipe beyond the caller's reach (`within_reach`)."""
+    return within_reach(request, keys_in_path(request))
+
+
+def keys_in_path(request: web.Request) -> Keys:
+    """The pipe's keys from the path, whatever the caller may reach; a 422 for a malformed
+    key."""
     info = request.match_info
     location = info["location_key"]
     bad = {name: [err] for name in ("connector_keys", "metric_key", "location_key")
@@ -59,6 +68,20 @@ def path_keys(request: web.Request) -> Keys:
                        fields=bad)
     return info["connector_keys"], info["metric_key"], (
         None if location == NO_LOCATION else location)
+
+
+def within_reach(request: web.Request, keys_: Keys, *, creating: bool = False) -> Keys:
+    """The keys, when the caller's credential may reach that pipe. For a credential bound
+    to other pipes the pipe does not exist (404, as if it did not), and creating it is a
+    403: nothing tells whether it exists."""
+    reach = principal_of(request).pipes
+    if reach is None or reach.allows(*keys_):
+        return keys_
+    if creating:
+        name = "/".join((keys_[0], keys_[1], keys_[2] or NO_LOCATION))
+        raise insufficient_scope(frozenset(), f"This credential may not create the pipe "
+                                 f"{name}: it is bound to other pipes.")
+    raise not_found("pipe")
 
 
 def pipe_path(row) -> str:
@@ -87,6 +110,8 @@ async def _existing(conn: asyncpg.Connection, keys_: Keys, **kwargs) -> asyncpg.
 @doc("Register a pipe", tag="pipes", body=PipeCreateSchema, responses={201: PipeDetailSchema})
 async def post_pipe(request: web.Request) -> web.Response:
     body = await load_body(request, PipeCreateSchema())
+    within_reach(request, (body["connector_keys"], body["metric_key"], body["location_key"]),
+                 creating=True)
     parameters = _parameters(body["parameters"])
     async with request.app[keys.POOL].acquire() as conn:
         row = await repo.insert(conn, body["connector_keys"], body["metric_key"],
@@ -104,12 +129,14 @@ async def post_pipe(request: web.Request) -> web.Response:
 async def list_pipes(request: web.Request) -> web.Response:
     query = load_query(request, PipeQuerySchema())
     location = query.get("location_key")
+    reach = principal_of(request).pipes
     async with request.app[keys.POOL].acquire() as conn:
         rows, total = await repo.page(
             conn, connector_keys=query.get("connector_keys"), metric_key=query.get("metric_key"),
             filter_location=location is not None,
             location_key=None if location == NO_LOCATION else location,
-            limit=query["limit"], offset=query["offset"])
+            limit=query["limit"], offset=query["offset"],
+            patterns=reach.columns() if reach is not None else None)
     return web.json_response({"items": [pipe_out(r) for r in rows], "total": total,
                               "limit": query["limit"], "offset": query["offset"]})
 
@@ -161,8 +188,9 @@ async def delete_pipe(request: web.Request) -> web.Response:
      tag="pipes", body=ROWS_BODY, query=WriteQuerySchema, responses={200: WrittenSchema},
      path_params=_PATH)
 async def post_rows(request: web.Request) -> web.Response:
-    keys_ = path_keys(request)
+    keys_ = keys_in_path(request)
     query = load_query(request, WriteQuerySchema())
+    within_reach(request, keys_, creating=query["create"])
     timestamps, values = parse_rows(await read_json(request))
     async with request.app[keys.POOL].acquire() as conn:
         try:

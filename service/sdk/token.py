@@ -32,7 +32,11 @@ def _iso(value: datetime | None) -> str | None:
 
 
 class Token:
-    """A token: label, owner, expiration, scopes; a secret only right after `register()`.
+    """A token: label, owner, expiration, scopes, pipes; a secret only right after
+    `register()`.
+
+    `pipes`: the pipes it may reach, as patterns like ``"mqtt:garden/*/*"`` (None: every
+    pipe; not given: the instance's default, every pipe the credential making it reaches).
 
     `register()`, `edit()`, `invalidate()` and `delete()` return `(success, message)`
     and do not raise for a refusal or an unreachable instance.
@@ -41,7 +45,7 @@ class Token:
     def __init__(self, label: str | None = None, user: User | str | None = None,
                  instance: str | BaseConnector | None = None, expiration: Any = _DEFAULT,
                  scopes: list[str] | None = None, *, id: str | uuid.UUID | None = None,
-                 secret: str | None = None) -> None:
+                 secret: str | None = None, pipes: Any = _DEFAULT) -> None:
         if instance is None:
             instance = user.instance_connector if isinstance(user, User) else "sql:main"
         self.instance_connector = get_connector(instance)
@@ -54,6 +58,10 @@ class Token:
         if expiration is not _DEFAULT:
             self.expiration = expiration
         self.scopes = scopes
+        self._pipes: list[str] | None = None
+        self._pipes_given = False
+        if pipes is not _DEFAULT:
+            self.pipes = pipes
         self.id = uuid.UUID(str(id)) if id is not None else None
         self.secret = secret
         self.created_at: datetime | None = None
@@ -83,6 +91,18 @@ class Token:
             value = value.replace(",", " ").split()
         self._scopes = list(value) if value is not None else None
 
+    @property
+    def pipes(self) -> list[str] | None:
+        """The pipe patterns it may reach; None: every pipe (or not yet chosen)."""
+        return self._pipes
+
+    @pipes.setter
+    def pipes(self, value: list[str] | str | None) -> None:
+        if isinstance(value, str):  # 'mqtt:garden/*/*, dev:1/*/-', as the CLI takes them
+            value = value.replace(",", " ").split()
+        self._pipes = list(value) if value is not None else None
+        self._pipes_given = True
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], instance: str | BaseConnector) -> Token:
         """A token from the HTTP API's JSON shape."""
@@ -102,8 +122,10 @@ class Token:
         self.invalidated_at = _aware(data.get("invalidated_at"))
         self.last_used_at = _aware(data.get("last_used_at"))
         self.is_valid = data.get("is_valid")
+        self._pipes = list(data["pipes"]) if data.get("pipes") is not None else None
+        self._pipes_given = True
         self._saved = {"label": self.label, "expiration": self._expiration,
-                       "scopes": set(self.scopes)}
+                       "scopes": set(self.scopes), "pipes": self._pipes}
 
     def to_dict(self) -> dict[str, Any]:
         """The HTTP API's JSON shape (never the secret)."""
@@ -111,7 +133,7 @@ class Token:
                 "user": self.user.username if self.user else None, "scopes": self.scopes,
                 "expiration": _iso(self.expiration), "created_at": _iso(self.created_at),
                 "is_valid": self.is_valid, "invalidated_at": _iso(self.invalidated_at),
-                "last_used_at": _iso(self.last_used_at)}
+                "last_used_at": _iso(self.last_used_at), "pipes": self.pipes}
 
     def __str__(self) -> str:
         state = {True: "valid", False: "not valid", None: "not registered"}[self.is_valid]
@@ -120,12 +142,15 @@ class Token:
         expires = (f"expires {self.expiration:%Y-%m-%d %H:%M} UTC" if self.expiration
                    else "never expires" if self._expiration_given else "default expiration")
         scopes = " ".join(self.scopes) if self.scopes is not None else "all of the owner's"
+        # Only a bound token says so: every other reaches every pipe, as tokens always did.
+        pipes = f"pipes: {', '.join(self.pipes)}; " if self.pipes is not None else ""
         return (f"Token '{self.label}' ({self.id or 'no ID yet'}), user "
-                f"{self.user or '(none)'}, scopes: {scopes}; {expires}; {state}")
+                f"{self.user or '(none)'}, scopes: {scopes}; {pipes}{expires}; {state}")
 
     def __repr__(self) -> str:
         return (f"Token(id={str(self.id) if self.id else None!r}, label={self.label!r}, "
                 f"user={str(self.user) if self.user else None!r}, scopes={self.scopes!r}, "
+                f"pipes={self.pipes!r}, "
                 f"expiration={_iso(self.expiration)!r}, is_valid={self.is_valid!r}, "
                 f"instance={self.instance_connector.keys!r})")
 
@@ -147,6 +172,8 @@ class Token:
             body["expiration"] = _iso(self._expiration)
         if self.scopes is not None:
             body["scopes"] = list(self.scopes)
+        if self._pipes_given:
+            body["pipes"] = self._pipes
         if self.user is not None:
             body["user"] = self.user.username
         try:
@@ -158,7 +185,7 @@ class Token:
         return True, f"Registered token '{self.label}' ({self.id})."
 
     def edit(self) -> tuple[bool, str]:
-        """Save changes to `label`, `expiration` and `scopes`."""
+        """Save changes to `label`, `expiration`, `scopes` and `pipes`."""
         if self._saved is None:
             return False, "This token is not registered yet: call register() first."
         changes: dict[str, Any] = {}
@@ -168,6 +195,8 @@ class Token:
             changes["expiration"] = _iso(self._expiration)
         if self.scopes is not None and set(self.scopes) != self._saved["scopes"]:
             changes["scopes"] = list(self.scopes)
+        if self._pipes != self._saved["pipes"]:
+            changes["pipes"] = self._pipes
         if not changes:
             return True, f"Token '{self.label}' is unchanged."
         return self._call("Edited", self.instance_connector.aedit_token(str(self.id), changes))

@@ -8,7 +8,9 @@ request), and are audited on the caller's connection, in its transaction.
 A credential cannot outlive its maker: when the actor is a token (its API key or its
 JWT from client credentials), no expiration it sets, on a new token or an existing one,
 itself included, may be later than its own (`capped_expiration`). Otherwise a token
-leaked for an hour could mint, or become, a key that never expires.
+leaked for an hour could mint, or become, a key that never expires. Likewise for the
+pipes a token may reach (`capped_pipes`): an actor bound to pipes can give no token,
+itself included, a pipe beyond its own patterns.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import asyncpg
 from service.audit import recorder as audit
 from service.audit import repo as audit_repo
 from service.auth import apikeys
+from service.auth.pipe_access import Pattern
 from service.auth.principal import Principal, user_scopes
 from service.auth.scopes import ALL_SCOPES, order
 from service.config import Settings
@@ -87,6 +90,38 @@ def _bad_expiration(message: str) -> ApiError:
                     fields={"expiration": [message]})
 
 
+INHERIT = object()  # `pipes` not given on creation: those of the actor (every pipe if unbound)
+
+
+def capped_pipes(actor: Principal, requested) -> list[str] | None:
+    """The patterns to store: `requested` (None: every pipe) when the actor reaches every
+    pipe it names; INHERIT: the actor's own. An actor that is not bound (an unbound
+    token, a password login, the operator) may set anything."""
+    reach = actor.pipes
+    if requested is INHERIT:
+        return reach.texts() if reach is not None else None
+    if reach is None:
+        return requested
+    if requested is None:
+        raise _bad_pipes("every pipe is more than the credential making this request may "
+                         f"reach ({_listed(reach.texts())})")
+    wider = [t for t in requested if not reach.covers(Pattern.parse(t))]
+    if wider:
+        raise _bad_pipes(f"{_listed(wider)}: not within the pipes of the credential making "
+                         f"this request ({_listed(reach.texts())})")
+    return requested
+
+
+def _listed(texts: list[str]) -> str:
+    return ", ".join(texts) if texts else "no pipe"
+
+
+def _bad_pipes(message: str) -> ApiError:
+    return ApiError(422, "validation_error", f"The pipes are not allowed: {message}; a token "
+                    "can never reach more pipes than the one who makes it.",
+                    fields={"pipes": [message]})
+
+
 def resolve_scopes(requested: list[str] | None, owner_scopes: frozenset[str],
                    caller_scopes: frozenset[str]) -> list[str]:
     """Omitted: what owner and caller both hold. Given: each must be held by both (else 403)."""
@@ -128,7 +163,8 @@ async def register(conn: asyncpg.Connection, settings: Settings, actor: Principa
                    source: str | None = None, label: str | None = None,
                    expiration_given: bool = False, expiration: datetime | None = None,
                    scopes: list[str] | None = None, username: str | None = None,
-                   rate_limit: int | None = None, allowed_cidrs: list | None = None) -> dict:
+                   rate_limit: int | None = None, allowed_cidrs: list | None = None,
+                   pipes=INHERIT) -> dict:
     """Create a token; returns its representation with `secret` and `api_key` (the only time)."""
     now = datetime.now(UTC)
     if username is None or username.lower() == actor.username.lower():
@@ -148,6 +184,7 @@ async def register(conn: asyncpg.Connection, settings: Settings, actor: Principa
     chosen_scopes = resolve_scopes(scopes, user_scopes(owner["type"], owner["scopes"]),
                                    actor.scopes)
     chosen_expiration = capped_expiration(settings, actor, expiration_given, expiration, now)
+    chosen_pipes = capped_pipes(actor, pipes)
     token_id = uuid.uuid4()
     secret = apikeys.new_secret()
     try:
@@ -155,7 +192,7 @@ async def register(conn: asyncpg.Connection, settings: Settings, actor: Principa
                           label=label or generate_label(),
                           secret_hash=apikeys.hash_secret(secret), scopes=chosen_scopes,
                           expiration=chosen_expiration, rate_limit=rate_limit,
-                          allowed_cidrs=allowed_cidrs)
+                          allowed_cidrs=allowed_cidrs, pipes=chosen_pipes)
     except asyncpg.UniqueViolationError:
         raise ApiError(409, "conflict",
                        f"{owner['username']} already has a token labelled '{label}'.") from None
@@ -163,7 +200,8 @@ async def register(conn: asyncpg.Connection, settings: Settings, actor: Principa
     out = token_out(row, now)
     # Audited in the transaction that registers it (never the secret).
     await audit.token_event(conn, audit_repo.TOKEN_REGISTERED, actor, row, {
-        k: out[k] for k in ("label", "scopes", "expiration", "rate_limit", "allowed_cidrs")},
+        k: out[k] for k in ("label", "scopes", "expiration", "rate_limit", "allowed_cidrs",
+                            "pipes")},
         source=source)
     out["secret"] = secret
     out["api_key"] = apikeys.make_api_key(token_id, secret)
@@ -172,7 +210,7 @@ async def register(conn: asyncpg.Connection, settings: Settings, actor: Principa
 
 async def edit(conn: asyncpg.Connection, settings: Settings, actor: Principal,
                token_id: uuid.UUID | str, changes: dict, *, source: str | None = None) -> dict:
-    """Change label, expiration or scopes, under the same rules as creation."""
+    """Change label, expiration, scopes or pipes, under the same rules as creation."""
     row = await visible_token(conn, actor, token_id)
     now = datetime.now(UTC)
     update = {}
@@ -183,6 +221,8 @@ async def edit(conn: asyncpg.Connection, settings: Settings, actor: Principal,
                                                  now)
     if "scopes" in changes:
         update["scopes"] = resolve_scopes(changes["scopes"], owner_scopes_of(row), actor.scopes)
+    if "pipes" in changes:
+        update["pipes"] = capped_pipes(actor, changes["pipes"])
     for name in ("rate_limit", "allowed_cidrs"):
         if name in changes:
             update[name] = changes[name]

@@ -13,14 +13,14 @@ from service.db import like_escape
 _SELECT = """
 SELECT t.id, t.user_id, u.username, u.type AS user_type, u.scopes AS user_scopes,
        t.label, t.scopes, t.expiration, t.created_at, t.invalidated_at, t.last_used_at,
-       t.rate_limit, t.allowed_cidrs
+       t.rate_limit, t.allowed_cidrs, t.pipes
 FROM tokens t LEFT JOIN users u ON u.id = t.user_id
 """
 
 INSERT = """
 INSERT INTO tokens (id, user_id, label, secret_hash, scopes, expiration, rate_limit,
-                    allowed_cidrs)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                    allowed_cidrs, pipes)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 """
 BY_ID = _SELECT + "WHERE t.id = $1"
 # The listing's filters, each NULL for "any". $1 owner id; $2 a LIKE pattern the label or
@@ -78,7 +78,8 @@ UPDATE tokens SET
     expiration = CASE WHEN $4 THEN $5 ELSE expiration END,
     scopes = CASE WHEN $6 THEN $7 ELSE scopes END,
     rate_limit = CASE WHEN $8 THEN $9 ELSE rate_limit END,
-    allowed_cidrs = CASE WHEN $10 THEN $11::cidr[] ELSE allowed_cidrs END
+    allowed_cidrs = CASE WHEN $10 THEN $11::cidr[] ELSE allowed_cidrs END,
+    pipes = CASE WHEN $12 THEN $13::text[] ELSE pipes END
 WHERE id = $1
 """
 INVALIDATE = "UPDATE tokens SET invalidated_at = coalesce(invalidated_at, now()) WHERE id = $1"
@@ -88,9 +89,9 @@ DELETE = "DELETE FROM tokens WHERE id = $1"
 async def insert(conn: asyncpg.Connection, *, token_id: uuid.UUID, user_id: uuid.UUID,
                  label: str, secret_hash: bytes, scopes: list[str],
                  expiration: datetime | None, rate_limit: int | None = None,
-                 allowed_cidrs: list | None = None) -> None:
+                 allowed_cidrs: list | None = None, pipes: list[str] | None = None) -> None:
     await conn.execute(INSERT, token_id, user_id, label, secret_hash, scopes, expiration,
-                       rate_limit, allowed_cidrs)
+                       rate_limit, allowed_cidrs, pipes)
 
 
 async def by_id(conn: asyncpg.Connection, token_id: uuid.UUID) -> asyncpg.Record | None:
@@ -119,6 +120,7 @@ async def update(conn: asyncpg.Connection, token_id: uuid.UUID, changes: dict) -
         "scopes" in changes, changes.get("scopes"),
         "rate_limit" in changes, changes.get("rate_limit"),
         "allowed_cidrs" in changes, changes.get("allowed_cidrs"),
+        "pipes" in changes, changes.get("pipes"),
     )
 
 

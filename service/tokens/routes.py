@@ -40,6 +40,7 @@ async def post_token(request: web.Request) -> web.Response:
             expiration=body.get("expiration"), scopes=body.get("scopes"),
             username=body.get("user"),
             rate_limit=body.get("rate_limit"), allowed_cidrs=body.get("allowed_cidrs"),
+            pipes=body.get("pipes", ops.INHERIT),
         )
     return web.json_response(out, status=201, headers={"Cache-Control": "no-store"})
 
@@ -75,8 +76,8 @@ async def get_token(request: web.Request) -> web.Response:
 
 @routes.patch("/tokens/{id}")
 @requires("write:tokens")
-@doc("Edit a token's label, expiration or scopes", tag="tokens", body=TokenUpdateSchema,
-     responses={200: TokenSchema}, path_params=_ID)
+@doc("Edit a token's label, expiration, scopes, limits or pipes", tag="tokens",
+     body=TokenUpdateSchema, responses={200: TokenSchema}, path_params=_ID)
 async def patch_token(request: web.Request) -> web.Response:
     body = await load_body(request, TokenUpdateSchema())
     async with request.app[keys.POOL].acquire() as conn, conn.transaction():

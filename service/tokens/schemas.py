@@ -7,7 +7,9 @@ from typing import Any
 
 import marshmallow as ma
 
+from service.auth.pipe_access import MAX_PATTERNS, NO_LOCATION, WILDCARD
 from service.auth.scopes import SCOPES, order
+from service.pipes.schemas import KEY_RULE, key_error
 from service.tokens.repo import EXPIRING_SOON_DAYS, SORTS, STATES
 from service.users.schemas import scope_list
 from service.validation import (
@@ -59,6 +61,40 @@ class CidrList(ma.fields.List):
         return sorted(set(networks), key=lambda n: (n.version, n))
 
 
+PIPE_PATTERN_RULE = ("<connector_keys>/<metric_key>/<location_key>, each part a key or '*', "
+                     f"the location '-' for none; a key is {KEY_RULE}")
+
+
+def pipe_pattern_error(text: str) -> str | None:
+    """Why `text` is not a pipe pattern, or None when it is one."""
+    parts = text.split("/")
+    if len(parts) == 3 and all(
+            part == WILDCARD or (index == 2 and part == NO_LOCATION) or not key_error(part)
+            for index, part in enumerate(parts)):
+        return None
+    shown = f"{text!r} is" if len(text) <= 310 else "this is"  # the longest pattern: 302
+    return f"{shown} not a pipe pattern: {PIPE_PATTERN_RULE}"
+
+
+class PipePatternList(ma.fields.List):
+    """1 to 64 pipe patterns, duplicates dropped, order kept; null: every pipe."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(ma.fields.String(), allow_none=True,
+                         validate=ma.validate.Length(min=1, max=MAX_PATTERNS),
+                         metadata={"description": "the pipes the token may reach, e.g. "
+                                                  "[\"mqtt:garden/*/*\"]: " + PIPE_PATTERN_RULE
+                                                  + "; null: every pipe"},
+                         **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list:
+        items = super()._deserialize(value, attr, data, **kwargs)
+        errors = {i: [err] for i, item in enumerate(items) if (err := pipe_pattern_error(item))}
+        if errors:
+            raise ma.ValidationError(errors)
+        return list(dict.fromkeys(items))
+
+
 def cidrs_out(value) -> list[str] | None:
     return [str(n) for n in value] if value is not None else None
 
@@ -72,6 +108,7 @@ class TokenCreateSchema(StrictSchema):
     user = ma.fields.String(validate=USERNAME, metadata={"description": "owner (admins only)"})
     rate_limit = rate_limit_field()
     allowed_cidrs = CidrList()
+    pipes = PipePatternList()
 
 
 class TokenUpdateSchema(StrictSchema):
@@ -80,6 +117,7 @@ class TokenUpdateSchema(StrictSchema):
     scopes = scope_list()
     rate_limit = rate_limit_field()
     allowed_cidrs = CidrList()
+    pipes = PipePatternList()
 
 
 class TokenSchema(ma.Schema):
@@ -94,6 +132,8 @@ class TokenSchema(ma.Schema):
     last_used_at = AwareDateTime(allow_none=True)
     rate_limit = ma.fields.Integer(allow_none=True)
     allowed_cidrs = ma.fields.List(ma.fields.String(), allow_none=True)
+    pipes = ma.fields.List(ma.fields.String(), allow_none=True,
+                           metadata={"description": "the pipes it may reach; null: every pipe"})
 
 
 class TokenCreatedSchema(TokenSchema):
@@ -140,4 +180,5 @@ def token_out(row, now) -> dict:
         "last_used_at": _iso(row["last_used_at"]),
         "rate_limit": row["rate_limit"],
         "allowed_cidrs": cidrs_out(row["allowed_cidrs"]),
+        "pipes": list(row["pipes"]) if row["pipes"] is not None else None,
     }

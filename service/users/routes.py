@@ -45,6 +45,7 @@ def me_body(principal: Principal) -> bytes:
         "created_at": isoformat(principal.user_created_at) if principal.user_created_at else None,
         "token": ({"id": str(principal.token_id), "label": principal.token_label}
                   if principal.token_id else None),
+        "pipes": principal.pipes.texts() if principal.pipes is not None else None,
     }).encode()
 
 

@@ -66,6 +66,8 @@ class TokenRefSchema(ma.Schema):
 
 class MeSchema(UserSchema):
     token = ma.fields.Nested(TokenRefSchema, allow_none=True)
+    pipes = ma.fields.List(ma.fields.String(), allow_none=True, metadata={
+        "description": "the pipe patterns this credential reaches now; null: every pipe"})
 
 
 UserListSchema = page_of(UserSchema, "UserListSchema")

@@ -12,7 +12,7 @@ from tests.support.servers import free_port, status_of
 
 def test_register_token_skips_the_owner_prompt(mrsm_tty, cli, users, as_user, api_server):
     result = mrsm_tty(["register", "token", "-i", "api:main"],
-                      ["thermo", "", "read:pipes", "y"], **as_user("alice"))
+                      ["thermo", "", "read:pipes", "", "y"], **as_user("alice"))
     assert result.returncode == 0, result.stderr
     assert "Owner (name or number)" not in result.stderr and "Users:" not in result.stderr
     assert result.stderr.index("Label") < result.stderr.index("Expiration") \

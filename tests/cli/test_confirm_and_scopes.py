@@ -75,7 +75,7 @@ def test_invalidate_over_http_asks_too(cli, users, as_user):
 
 def test_an_unheld_scope_is_refused_at_the_prompt_and_asked_again(mrsm_tty, cli, users):
     result = mrsm_tty(["register", "token"],
-                      ["alice", "sensor", "", "read:pipes read:users", "read:pipes", "y"])
+                      ["alice", "sensor", "", "read:pipes read:users", "read:pipes", "", "y"])
     assert result.returncode == 0, result.stderr
     err = result.stderr
     refusal = err.index("The token's owner does not hold: read:users. alice holds: "
@@ -121,7 +121,7 @@ def test_an_admin_owner_holds_every_scope(cli, users):
 def test_over_http_the_owners_scopes_come_from_the_instance(mrsm_tty, cli, users, as_user):
     alice = as_user("alice")
     mine = mrsm_tty(["register", "token", "-i", "api:main"],
-                    ["", "", "read:users", "read:tokens", "y"], **alice)
+                    ["", "", "read:users", "read:tokens", "", "y"], **alice)
     assert mine.returncode == 0, mine.stderr
     assert REFUSED in mine.stderr
     assert [t["scopes"] for t in _tokens(cli)] == [["read:tokens"]]

@@ -32,10 +32,11 @@ def test_show_tokens_prints_a_table_of_every_token(mrsm, cli, users):
     assert result.returncode == 0, result.stderr
     header, *rows = result.stdout.splitlines()
     assert header.split() == ["ID", "LABEL", "USER", "SCOPES", "EXPIRATION", "LAST", "USED",
-                              "VALID"]
+                              "PIPES", "VALID"]
     assert len(rows) == 3
     row = next(r for r in rows if r.startswith(mine["id"]))
-    assert row.split() == [mine["id"], "sensor", "alice", "read:pipes", "never", "never", "yes"]
+    assert row.split() == [mine["id"], "sensor", "alice", "read:pipes", "never", "never", "all",
+                           "yes"]
     row = next(r for r in rows if r.startswith(orphan["id"]))
     assert row.split()[1:3] == ["orphan", "(none)"]
     assert row.split()[-1] == "no"
@@ -87,7 +88,7 @@ def test_edit_token_with_flags(mrsm, cli, users):
 
 def test_edit_token_on_a_terminal_asks_with_the_current_values(mrsm_tty, cli, users):
     token = _register(cli, "alice", "keep", "--ttl-days", "5")
-    result = mrsm_tty(["edit", "token", token["id"]], ["", "none", "read:tokens"])
+    result = mrsm_tty(["edit", "token", token["id"]], ["", "none", "read:tokens", ""])
     assert result.returncode == 0, result.stderr
     assert "Label [keep]:" in result.stderr
     assert "Scopes [read:pipes write:pipes delete:pipes read:tokens write:tokens]:" \
@@ -99,7 +100,7 @@ def test_edit_token_on_a_terminal_asks_with_the_current_values(mrsm_tty, cli, us
 
 @pytest.mark.parametrize(("args", "message"), [
     (["edit", "token", "ID"], "Nothing to change and there is no terminal to ask: "
-                              "pass --label, --expires, --ttl-days or --scopes."),
+                              "pass --label, --expires, --ttl-days, --scopes or --pipes."),
     (["edit", "token", "ID", "--scopes", " "], "--scopes is empty: name at least one scope."),
     (["edit", "token", "ID", "--scopes", "read:users"],
      "The token's owner does not hold: read:users."),

@@ -26,9 +26,9 @@ def _tokens(mrsm) -> list[dict]:
 
 def test_prompts_in_order_then_prints_the_credentials_once(mrsm, mrsm_tty, users):
     result = mrsm_tty(["register", "token"],
-                      ["2", "device-1", "30d", "read:pipes, write:pipes", ""])
+                      ["2", "device-1", "30d", "read:pipes, write:pipes", "", ""])
     assert result.returncode == 0, result.stderr
-    prompts = ["Users:", "Owner (name or number)", "Label", "Expiration", "Scopes",
+    prompts = ["Users:", "Owner (name or number)", "Label", "Expiration", "Scopes", "Pipes",
                "Register this token? [Y/n]"]
     positions = [result.stderr.index(p) for p in prompts]
     assert positions == sorted(positions), result.stderr
@@ -54,6 +54,7 @@ def test_blank_answers_take_the_defaults_and_bad_ones_are_asked_again(mrsm, mrsm
                "",                          # label: generated
                "tomorrow", "none",          # not a date, then never
                "read:bogus", "",            # unknown scope, then all of alice's
+               "",                          # pipes: all
                "yes"]
     result = mrsm_tty(["register", "token"], answers)
     assert result.returncode == 0, result.stderr
@@ -69,7 +70,7 @@ def test_blank_answers_take_the_defaults_and_bad_ones_are_asked_again(mrsm, mrsm
 
 
 def test_answering_no_registers_nothing(mrsm, mrsm_tty, users):
-    result = mrsm_tty(["register", "token"], ["alice", "", "", "", "n"])
+    result = mrsm_tty(["register", "token"], ["alice", "", "", "", "", "n"])
     assert result.returncode == 1
     assert result.stderr.rstrip().endswith("mrsm: Cancelled: nothing was registered.")
     assert _tokens(mrsm) == []
