@@ -1,0 +1,133 @@
+"""A PgBouncer of a test's own (Debian's /usr/sbin/pgbouncer), in transaction mode, on a
+free loopback port, in front of the test's PostgreSQL; and a private redis-server.
+
+Both are started with a configuration in a temporary directory and stopped at the end.
+PgBouncer refuses to run as root: under root it is told to switch to `nobody`.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from tests.support.servers import free_port, stop_process
+
+PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def _wait_port(port: int, process: subprocess.Popen, what: str, log: Path | None,
+               timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+            raise RuntimeError(f"{what} exited with {process.returncode}: {tail}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not listen on {port} in {timeout} s") from None
+            time.sleep(0.05)
+
+
+@dataclass
+class PgBouncer:
+    port: int
+    directory: Path
+
+    def url(self, dsn: str) -> str:
+        """`dsn` (a database of the PostgreSQL behind) reached through this PgBouncer."""
+        parts = urlsplit(dsn)
+        user = f"{parts.username}@" if parts.username else ""
+        return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{self.port}"))
+
+    def log(self) -> str:
+        return (self.directory / "pgbouncer.log").read_text(errors="replace")
+
+
+@contextmanager
+def run_pgbouncer(dsn: str, *, pool_size: int = 5) -> Iterator[PgBouncer]:
+    """PgBouncer in transaction mode in front of the server of `dsn` (any database on it,
+    as `dsn`'s user; no authentication on the loopback side)."""
+    parts = urlsplit(dsn)
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="mrsm-pgbouncer-") as tmp:
+        directory = Path(tmp)
+        server = f"host={parts.hostname or '127.0.0.1'} port={parts.port or 5432}"
+        if parts.username:
+            server += f" user={parts.username}"
+        if parts.password:
+            server += f" password={parts.password}"
+        (directory / "pgbouncer.ini").write_text(
+            "[databases]\n"
+            f"* = {server}\n"
+            "[pgbouncer]\n"
+            "listen_addr = 127.0.0.1\n"
+            f"listen_port = {port}\n"
+            "unix_socket_dir =\n"
+            "auth_type = any\n"
+            "pool_mode = transaction\n"
+            f"default_pool_size = {pool_size}\n"
+            "max_client_conn = 500\n"
+            f"logfile = {directory / 'pgbouncer.log'}\n"
+            f"pidfile = {directory / 'pgbouncer.pid'}\n")
+        command = [PGBOUNCER]
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            os.chown(directory, nobody.pw_uid, nobody.pw_gid)
+            command += ["-u", "nobody"]
+        process = subprocess.Popen([*command, str(directory / "pgbouncer.ini")],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        try:
+            _wait_port(port, process, "pgbouncer", directory / "pgbouncer.log")
+            yield PgBouncer(port, directory)
+        finally:
+            stop_process(process)
+
+
+@dataclass
+class RedisServer:
+    """A redis-server of a test's own: `stop()` makes it really go away, `start()` brings
+    it back on the same port (empty: nothing is saved)."""
+
+    port: int
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_port(self.port, self.process, "redis-server", None)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
+
+
+@contextmanager
+def run_redis() -> Iterator[RedisServer]:
+    server = RedisServer(free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
