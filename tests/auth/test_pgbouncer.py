@@ -4,6 +4,7 @@ goes through it, the revocation listener and the migrations connect directly
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -71,3 +72,35 @@ def test_a_listener_behind_pgbouncer_turns_the_cache_off_instead_of_serving_a_re
     assert status(b, token["api_key"]) == 401  # at once: nothing cached to go stale
     assert metric(b, admin_b, ENABLED) == 0
     assert b.log().count("does not hear its own notification") == 1  # once, not per ping
+
+
+def wait_for_log(server, text: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in server.log():
+        assert time.monotonic() < deadline, f"{text!r} not logged in {timeout} s"
+        time.sleep(0.05)
+
+
+def test_the_cache_goes_off_while_the_echo_is_lost_and_on_again_once_it_is_heard(
+        pgbouncer, database_url, start_service):
+    env = behind(pgbouncer, database_url)
+    a = start_service(env.pop("DATABASE_URL"), **env)
+    admin = a.bearer()
+    token = new_token(a, admin)
+    assert metric(a, admin, ENABLED) == 1
+    # PAUSE holds every query of the pool, the echo's included; the listener's own
+    # direct connection stays up and its SELECT 1 passes.
+    pgbouncer.console("PAUSE")
+    try:
+        wait_for_log(a, "does not hear its own notification")
+    finally:
+        pgbouncer.console("RESUME")
+    wait_for_log(a, "hears its own notifications again")
+    assert metric(a, admin, ENABLED) == 1
+    hits = metric(a, admin, HITS)
+    for _ in range(2):
+        assert status(a, token["api_key"]) == 200
+    assert metric(a, admin, HITS) > hits  # cached again
+    resp = a.request("POST", f"/tokens/{token['id']}/invalidate", headers=admin)
+    assert resp.status == 200, resp.body
+    assert seconds_until_refused(a, [token["api_key"]]) < 1.0

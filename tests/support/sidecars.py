@@ -46,6 +46,15 @@ def _wait_port(port: int, process: subprocess.Popen, what: str, log: Path | None
 class PgBouncer:
     port: int
     directory: Path
+    admin_user: str
+
+    def console(self, command: str) -> str:
+        """A command of PgBouncer's admin console (PAUSE, RESUME, SHOW POOLS...), by psql:
+        the console speaks only the simple query protocol."""
+        return subprocess.run(
+            ["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", str(self.port), "-U",
+             self.admin_user, "-d", "pgbouncer", "-c", command],
+            check=True, capture_output=True, text=True, timeout=30).stdout
 
     def url(self, dsn: str) -> str:
         """`dsn` (a database of the PostgreSQL behind) reached through this PgBouncer."""
@@ -78,6 +87,7 @@ def run_pgbouncer(dsn: str, *, pool_size: int = 5) -> Iterator[PgBouncer]:
             f"listen_port = {port}\n"
             "unix_socket_dir =\n"
             "auth_type = any\n"
+            f"admin_users = {parts.username or 'postgres'}\n"
             "pool_mode = transaction\n"
             f"default_pool_size = {pool_size}\n"
             "max_client_conn = 500\n"
@@ -93,7 +103,7 @@ def run_pgbouncer(dsn: str, *, pool_size: int = 5) -> Iterator[PgBouncer]:
                                    stderr=subprocess.DEVNULL)
         try:
             _wait_port(port, process, "pgbouncer", directory / "pgbouncer.log")
-            yield PgBouncer(port, directory)
+            yield PgBouncer(port, directory, parts.username or "postgres")
         finally:
             stop_process(process)
 
