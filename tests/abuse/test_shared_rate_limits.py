@@ -7,7 +7,11 @@ import time
 import uuid
 
 import pytest
+import redis.asyncio as aioredis
 
+from service.abuse.shared_limits import SharedTokenLimiter
+from service.config import AbuseSettings
+from service.errors import ApiError
 from tests.support.fleet import new_token
 from tests.support.servers import Server
 from tests.support.sidecars import run_redis
@@ -37,6 +41,31 @@ def offer(servers: list[Server], key: str, seconds: float, per_second: float) ->
             refused += 1
     return {"accepted": accepted, "total": sum(accepted.values()), "refused": refused,
             "seconds": time.monotonic() - started}
+
+
+async def test_the_redis_bucket_holds_the_rate_and_forgets_itself():
+    prefix = f"mrsm:test:{uuid.uuid4().hex}:"
+    limiter = SharedTokenLimiter(AbuseSettings(redis_url=REDIS_URL, redis_prefix=prefix))
+    client = aioredis.from_url(REDIS_URL)
+    token, other = uuid.uuid4(), uuid.uuid4()
+    try:
+        for _ in range(3):
+            await limiter.check(token, 3)
+        with pytest.raises(ApiError) as refused:
+            await limiter.check(token, 3)
+        assert refused.value.status == 429
+        assert 1 <= int(refused.value.headers["Retry-After"]) <= 20  # one every 20 s at 3/min
+        await limiter.check(other, 3)  # a bucket per token
+        names = [k.decode() async for k in client.scan_iter(match=f"{prefix}*")]
+        assert sorted(names) == sorted(f"{prefix}rate:{{{t}}}" for t in (token, other))
+        for name in names:  # gone once it would be full again: nothing to clean up
+            assert 0 < await client.pttl(name) <= 60_000
+    finally:
+        await limiter.close()
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["redis", "per-process"])
