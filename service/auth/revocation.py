@@ -92,20 +92,27 @@ class RevocationListener:
         if payload == self._echo_expected:
             self._echo_heard.set()
 
-    async def _echo(self) -> bool:
-        """Notify ourselves through the pool; whether it came back within the interval."""
+    async def _echo(self) -> str | None:
+        """Notify ourselves through the pool: None when it came back within the interval,
+        else what went wrong, for the log."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._ping_seconds
         self._echo_expected = secrets.token_hex(8)
         self._echo_heard.clear()
+        sent = False
         try:
             async with asyncio.timeout_at(deadline):
                 await self._pool.execute("SELECT pg_notify($1, $2)", self._echo_channel,
                                          self._echo_expected)
+                sent = True
                 await self._echo_heard.wait()
-        except Exception:  # noqa: BLE001 - the pool failing is not hearing either
-            return False
-        return not self._lost.is_set()
+        except Exception as exc:  # noqa: BLE001 - whatever it is, we did not hear
+            if not sent:
+                return f"could not send its echo through the pool ({type(exc).__name__})"
+            return (f"did not hear its own notification within {self._ping_seconds:.1f} s "
+                    "(LISTEN through a pooler? LISTEN_DATABASE_URL must be a direct "
+                    "connection to the same database)")
+        return "lost its connection" if self._lost.is_set() else None
 
     def _heard(self) -> None:
         if not self._cache.enabled:
@@ -119,14 +126,11 @@ class RevocationListener:
         self.connected.set()
         self._settled.set()
 
-    def _deaf(self) -> None:
+    def _deaf(self, why: str) -> None:
         self._disable()
         if not self._deaf_logged:  # one line per episode, not one per ping
             self._deaf_logged = True
-            log.warning("revocation listener does not hear its own notification within "
-                        "%.1f s (LISTEN through a pooler? LISTEN_DATABASE_URL must be a "
-                        "direct connection to the same database); credential cache off",
-                        self._ping_seconds)
+            log.warning("revocation listener %s; credential cache off", why)
         self._settled.set()
 
     async def _run(self) -> None:
@@ -145,10 +149,11 @@ class RevocationListener:
                 await conn.add_listener(self._echo_channel, self._on_echo)
                 while not self._lost.is_set():
                     next_ping = loop.time() + self._ping_seconds
-                    if await self._echo():
+                    why = await self._echo()
+                    if why is None:
                         self._heard()
                     elif not self._lost.is_set():
-                        self._deaf()
+                        self._deaf(why)
                     if self._lost.is_set():
                         break
                     await conn.fetchval("SELECT 1", timeout=self._ping_seconds)
