@@ -214,10 +214,15 @@ class Settings:
             abuse = AbuseSettings.from_env(env)
         except ValueError as err:
             raise ConfigError(str(err)) from None
+        database_url = env.get("DATABASE_URL") or None
+        listen_database_url = _database_url(env, "LISTEN_DATABASE_URL")
+        # A listener URL of its own says DATABASE_URL goes through a pooler: without a
+        # cache size given, prepared statements are not kept (PgBouncer < 1.21 loses them).
+        pooled = listen_database_url is not None and listen_database_url != database_url
         return cls(
             abuse=abuse,
-            database_url=env.get("DATABASE_URL") or None,
-            listen_database_url=_database_url(env, "LISTEN_DATABASE_URL"),
+            database_url=database_url,
+            listen_database_url=listen_database_url,
             host=env.get("HOST") or defaults.host,
             port=env_int(env, "PORT", defaults.port, minimum=0, maximum=65535),
             workers=env_int(env, "WORKERS", defaults.workers, minimum=1),
@@ -245,9 +250,9 @@ class Settings:
             db_pool_min=env_int(env, "DB_POOL_MIN", defaults.db_pool_min, minimum=1),
             db_pool_max=env_int(env, "DB_POOL_MAX", defaults.db_pool_max, minimum=1),
             db_timeout=_seconds(env, "DB_TIMEOUT", defaults.db_timeout),
-            db_statement_cache_size=env_int(env, "DB_STATEMENT_CACHE_SIZE",
-                                            defaults.db_statement_cache_size, minimum=0,
-                                            maximum=100_000),
+            db_statement_cache_size=env_int(
+                env, "DB_STATEMENT_CACHE_SIZE", 0 if pooled else defaults.db_statement_cache_size,
+                minimum=0, maximum=100_000),
             auth_cache_size=env_int(env, "AUTH_CACHE_SIZE", defaults.auth_cache_size, minimum=0),
             auth_cache_ttl_seconds=env_int(
                 env, "AUTH_CACHE_TTL_SECONDS", defaults.auth_cache_ttl_seconds, minimum=0

@@ -65,6 +65,15 @@ def test_the_settings_for_many_hosts():
     assert s.db_statement_cache_size == 100 and s.abuse.rate_limit_instances == 1
     s = Settings.from_env({"DATABASE_URL": "postgresql://u@pgbouncer:6432/x"})
     assert s.listen_url == "postgresql://u@pgbouncer:6432/x"  # LISTEN_DATABASE_URL unset
+    assert s.db_statement_cache_size == 100
+    # A listener of its own means a pooler in front of DATABASE_URL: no statement cache,
+    # unless one is asked for.
+    pooled = {"DATABASE_URL": "postgresql://u@pgbouncer:6432/x", "LISTEN_DATABASE_URL": direct}
+    assert Settings.from_env(pooled).db_statement_cache_size == 0
+    assert Settings.from_env({**pooled, "DB_STATEMENT_CACHE_SIZE": "50"}
+                             ).db_statement_cache_size == 50
+    same = {"DATABASE_URL": direct, "LISTEN_DATABASE_URL": direct}
+    assert Settings.from_env(same).db_statement_cache_size == 100
     s = Settings.from_env({
         "DATABASE_URL": "postgresql://u@pgbouncer:6432/x",
         "LISTEN_DATABASE_URL": f" {direct} ",

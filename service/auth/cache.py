@@ -9,8 +9,8 @@ revocation listener hears that their token or user changed.
 
 Fail safe: while the listener does not hear (not connected, or its own echo not
 back in time) the cache is disabled (no reads, no writes), so a process that cannot
-hear revocations never serves a stale "valid". A generation counter, bumped by every drop, stops a lookup that started
-before a revocation from caching its now-stale result.
+hear revocations never serves a stale "valid". A generation counter, bumped by every
+drop, stops a lookup that started before a revocation from caching its now-stale result.
 """
 
 from __future__ import annotations
