@@ -26,9 +26,11 @@ RETRY_SECONDS = 1.0
 
 # KEYS: the bucket. ARGV: the rate (requests per minute, also the bucket's size).
 # Returns 0 when a request was spent, else the milliseconds until one is available.
-# Redis's own clock (TIME), so that the hosts' clocks need not agree. The bucket's TTL is
-# the time to refill completely: an expired bucket and a full one are the same thing.
+# Redis's own clock (TIME), so that the hosts' clocks need not agree; replicate_commands
+# lets Redis before 5 write after reading it (a no-op since). The bucket's TTL is the time
+# to refill completely: an expired bucket and a full one are the same thing.
 TAKE = """
+redis.replicate_commands()
 local rate = tonumber(ARGV[1])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
