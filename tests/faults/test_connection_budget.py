@@ -5,28 +5,14 @@ pool's size, the connections in use and the requests waiting for one."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
-import pytest
 
-from tests.support.db import create_database, drop_database, with_database
 from tests.support.fleet import metric, new_token
 
 POOL_MIN, POOL_MAX, CALLERS = 2, 3, 7
-
-
-@pytest.fixture
-def own_database(server_dsn):
-    """A database of this test's own, so that every connection to it is the service's."""
-    name = f"mrsm_budget_{secrets.token_hex(4)}"
-    asyncio.run(create_database(server_dsn, name))
-    try:
-        yield with_database(server_dsn, name)
-    finally:
-        asyncio.run(drop_database(server_dsn, name))
 
 
 async def connections_to(dsn: str) -> int:
