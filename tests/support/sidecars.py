@@ -1,8 +1,9 @@
 """A PgBouncer of a test's own (Debian's /usr/sbin/pgbouncer), in transaction mode, on a
 free loopback port, in front of the test's PostgreSQL; and a private redis-server.
 
-Both are started with a configuration in a temporary directory and stopped at the end.
-PgBouncer refuses to run as root: under root it is told to switch to `nobody`.
+PgBouncer reads a configuration written in a temporary directory (its log goes there too);
+redis-server gets its options on the command line and saves nothing. Both are stopped at
+the end. PgBouncer refuses to run as root: under root it is told to switch to `nobody`.
 """
 
 from __future__ import annotations
