@@ -1,6 +1,7 @@
-"""A multi-host DATABASE_URL (libpq syntax) whose first host is down: the pool, the
-migrations and the revocation listener all find the writable one, and while none accepts
-writes the service answers 503, then recovers by itself."""
+"""A multi-host DATABASE_URL (libpq syntax): with its first host down the pool, the
+migrations and the revocation listener all find the writable one; while none accepts
+writes the service answers 503, then recovers by itself; and through a real failover (a
+primary crashed, its streaming standby promoted) two instances carry on, revocations too."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.support.fleet import (
     wait_for_metric,
 )
 from tests.support.servers import free_port
+from tests.support.sidecars import run_replicated_pair
 
 
 def quote_literal(text: str) -> str:
@@ -99,3 +101,56 @@ def test_while_no_host_accepts_writes_the_service_answers_503_then_recovers(
     wait_for_metric(service, admin, "mrsm_auth_cache_enabled", 1)
     assert status(service, key) == 200
     assert "unhandled error" not in service.log()
+
+
+async def replayed(primary: str, standby: str) -> None:
+    """Until the standby has replayed everything the primary wrote so far."""
+    conn = await asyncpg.connect(primary)
+    try:
+        lsn = await conn.fetchval("SELECT pg_current_wal_lsn()::text")
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(standby)
+    try:
+        deadline = time.monotonic() + 10
+        while not await conn.fetchval("SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+                                      lsn):
+            assert time.monotonic() < deadline, "the standby does not catch up"
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+
+
+def wait_ready(server, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while server.request("GET", "/readyz").status != 200:
+        assert time.monotonic() < deadline, "the service did not find the new primary"
+        time.sleep(0.1)
+
+
+def test_the_primary_crashes_and_its_standby_is_promoted_under_two_instances(start_service):
+    with run_replicated_pair() as pair:
+        a, b = start_service(pair.url), start_service(pair.url)
+        admin_a, admin_b = a.bearer(), b.bearer()
+        token = new_token(a, admin_a)
+        for server in (a, b):
+            for _ in range(2):
+                assert status(server, token["api_key"]) == 200
+        asyncio.run(replayed(pair.dsn(0), pair.dsn(1)))
+
+        pair.kill_primary()
+        resp = b.request("GET", "/tokens", headers=admin_b)
+        assert resp.status == 503, resp.body  # no primary: unavailable, never a 500
+        pair.promote()
+        for server in (a, b):
+            wait_ready(server)
+        # Both listeners are on the new primary and hear again.
+        wait_for_metric(a, admin_a, "mrsm_auth_cache_enabled", 1, timeout=15)
+        wait_for_metric(b, admin_b, "mrsm_auth_cache_enabled", 1, timeout=15)
+        for _ in range(2):
+            assert status(b, token["api_key"]) == 200  # replicated before the crash
+        resp = a.request("POST", f"/tokens/{token['id']}/invalidate", headers=admin_a)
+        assert resp.status == 200, resp.body
+        assert seconds_until_refused(b, [token["api_key"]]) < 1.0
+        for server in (a, b):
+            assert "unhandled error" not in server.log()

@@ -1,5 +1,6 @@
 """A PgBouncer of a test's own (Debian's /usr/sbin/pgbouncer), in transaction mode, on a
-free loopback port, in front of the test's PostgreSQL; and a private redis-server.
+free loopback port, in front of the test's PostgreSQL; a private redis-server; and a
+PostgreSQL primary with a streaming standby (the system's PostgreSQL binaries), for failover.
 
 PgBouncer reads a configuration written in a temporary directory (its log goes there too);
 redis-server gets its options on the command line and saves nothing. Both are stopped at
@@ -8,6 +9,7 @@ the end. PgBouncer refuses to run as root: under root it is told to switch to `n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -25,6 +27,9 @@ from tests.support.servers import free_port, stop_process
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+PG_BIN = Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True
+                             ).stdout.strip() or "/usr/lib/postgresql/15/bin") \
+    if shutil.which("pg_config") else Path("/usr/lib/postgresql/15/bin")
 
 
 def _wait_port(port: int, process: subprocess.Popen, what: str, log: Path | None,
@@ -142,3 +147,69 @@ def run_redis() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@dataclass
+class ReplicatedPair:
+    """A primary on `ports[0]` streaming to a standby on `ports[1]`, both on 127.0.0.1."""
+
+    directory: Path
+    ports: tuple[int, int]
+    user: str | None  # the system user PostgreSQL runs as (None: this one)
+
+    @property
+    def url(self) -> str:
+        """Both hosts, libpq style, wanting the one that accepts writes."""
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.ports)
+        return f"postgresql://postgres@{hosts}/postgres?target_session_attrs=read-write"
+
+    def dsn(self, which: int) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.ports[which]}/postgres"
+
+    def run(self, *args: str | Path) -> str:
+        return subprocess.run([str(a) for a in args], user=self.user, check=True,
+                              capture_output=True, text=True, timeout=60).stdout
+
+    def pg_ctl(self, node: str, *args: str) -> None:
+        self.run(PG_BIN / "pg_ctl", "-D", self.directory / node, "-w", *args)
+
+    def start(self, node: str, port: int) -> None:
+        self.pg_ctl(node, "-l", str(self.directory / f"{node}.log"), "-o",
+                    f"-p {port} -k {self.directory} -c listen_addresses=127.0.0.1", "start")
+
+    def kill_primary(self) -> None:
+        """An immediate stop: the primary is gone as in a crash."""
+        self.pg_ctl("primary", "-m", "immediate", "stop")
+
+    def promote(self) -> None:
+        self.pg_ctl("standby", "promote")
+
+
+@contextmanager
+def run_replicated_pair() -> Iterator[ReplicatedPair]:
+    """initdb a primary, pg_basebackup a standby from it, start both; stop both at the end.
+    Under root PostgreSQL runs as the `postgres` system user, which it requires."""
+    with tempfile.TemporaryDirectory(prefix="mrsm-replicas-") as tmp:
+        directory = Path(tmp)
+        user = None
+        if os.geteuid() == 0:
+            user = "postgres"
+            owner = pwd.getpwnam(user)
+            os.chown(directory, owner.pw_uid, owner.pw_gid)
+        pair = ReplicatedPair(directory, (free_port(), free_port()), user)
+        pair.run(PG_BIN / "initdb", "-D", directory / "primary", "-U", "postgres",
+                 "--auth=trust", "--no-sync")
+        started = []
+        try:
+            pair.start("primary", pair.ports[0])
+            started.append("primary")
+            pair.run(PG_BIN / "pg_basebackup", "-h", "127.0.0.1", "-p", str(pair.ports[0]),
+                     "-U", "postgres", "-D", directory / "standby", "-R", "-X", "stream",
+                     "-c", "fast")
+            pair.start("standby", pair.ports[1])
+            started.append("standby")
+            yield pair
+        finally:
+            for node in started:
+                with contextlib.suppress(subprocess.CalledProcessError):
+                    pair.pg_ctl(node, "-m", "immediate", "stop")
