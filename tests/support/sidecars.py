@@ -27,9 +27,17 @@ from tests.support.servers import free_port, stop_process
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-PG_BIN = Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True
-                             ).stdout.strip() or "/usr/lib/postgresql/15/bin") \
-    if shutil.which("pg_config") else Path("/usr/lib/postgresql/15/bin")
+
+
+def pg_bindir() -> Path:
+    """Where the system PostgreSQL's programs are (initdb, pg_ctl, pg_basebackup)."""
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        found = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+        if found:
+            return Path(found)
+    return Path("/usr/lib/postgresql/15/bin")
 
 
 def _wait_port(port: int, process: subprocess.Popen, what: str, log: Path | None,
@@ -156,6 +164,7 @@ class ReplicatedPair:
     directory: Path
     ports: tuple[int, int]
     user: str | None  # the system user PostgreSQL runs as (None: this one)
+    bindir: Path
 
     @property
     def url(self) -> str:
@@ -171,7 +180,7 @@ class ReplicatedPair:
                               capture_output=True, text=True, timeout=60).stdout
 
     def pg_ctl(self, node: str, *args: str) -> None:
-        self.run(PG_BIN / "pg_ctl", "-D", self.directory / node, "-w", *args)
+        self.run(self.bindir / "pg_ctl", "-D", self.directory / node, "-w", *args)
 
     def start(self, node: str, port: int) -> None:
         self.pg_ctl(node, "-l", str(self.directory / f"{node}.log"), "-o",
@@ -196,14 +205,14 @@ def run_replicated_pair() -> Iterator[ReplicatedPair]:
             user = "postgres"
             owner = pwd.getpwnam(user)
             os.chown(directory, owner.pw_uid, owner.pw_gid)
-        pair = ReplicatedPair(directory, (free_port(), free_port()), user)
-        pair.run(PG_BIN / "initdb", "-D", directory / "primary", "-U", "postgres",
+        pair = ReplicatedPair(directory, (free_port(), free_port()), user, pg_bindir())
+        pair.run(pair.bindir / "initdb", "-D", directory / "primary", "-U", "postgres",
                  "--auth=trust", "--no-sync")
         started = []
         try:
             pair.start("primary", pair.ports[0])
             started.append("primary")
-            pair.run(PG_BIN / "pg_basebackup", "-h", "127.0.0.1", "-p", str(pair.ports[0]),
+            pair.run(pair.bindir / "pg_basebackup", "-h", "127.0.0.1", "-p", str(pair.ports[0]),
                      "-U", "postgres", "-D", directory / "standby", "-R", "-X", "stream",
                      "-c", "fast")
             pair.start("standby", pair.ports[1])
