@@ -25,7 +25,7 @@ from service.auth.passwords import PasswordHasher
 from service.auth.revocation import RevocationListener
 from service.config import Settings
 from service.console.routes import routes as console_routes
-from service.db import create_pool, jwt_secret, mask_dsn, migrate
+from service.db import connect_direct, create_pool, jwt_secret, mask_dsn, migrate
 from service.front import front
 from service.login.routes import routes as login_routes
 from service.pipes.routes import routes as pipe_routes
@@ -54,10 +54,14 @@ def create_app(settings: Settings) -> web.Application:
 async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
     """The pool, with the schema migrated; closed at the end."""
     settings = app[keys.SETTINGS]
+    conn = await connect_direct(settings)
+    try:
+        await migrate(conn, settings.migrations_dir)
+    finally:
+        await conn.close()
     pool = await create_pool(settings)
     async with pool.acquire() as conn:
         await conn.execute("SELECT 1")
-        await migrate(conn, settings.migrations_dir)
     log.info("connected to %s", mask_dsn(settings.database_url or ""))
     app[keys.POOL] = pool
     try:
@@ -87,7 +91,7 @@ async def authn_ctx(app: web.Application) -> AsyncIterator[None]:
     pool = app[keys.POOL]
     cache = CredentialCache(settings.auth_cache_size, settings.auth_cache_ttl_seconds)
     tracker = LastUsedTracker(pool, settings.last_used_flush_seconds)
-    listener = RevocationListener(settings.database_url or "", cache)
+    listener = RevocationListener(settings.listen_url, cache, pool)
     app[keys.AUTHN] = Authenticator(pool, app[keys.JWT], cache, tracker, settings.db_timeout)
     await listener.start()
     tracker.start()

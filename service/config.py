@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Braces are Redis Cluster's hash tags, which the store's key names use themselves.
+_PREFIX = re.compile(r"[!-z|~]{1,100}")
 
 
 def parse_networks(raw: str, name: str = "TRUSTED_PROXIES") -> tuple[Network, ...]:
@@ -50,8 +53,11 @@ class AbuseSettings:
     trusted_proxies: tuple[Network, ...] = ()
     # Where the counters live: Redis at this URL, or PostgreSQL when None.
     redis_url: str | None = None
-    # Namespace of the Redis keys (tests give each run its own).
+    # Namespace of the Redis keys (REDIS_PREFIX; tests give each run its own).
     redis_prefix: str = "mrsm:throttle:"
+    # How many processes share a token's rate limit when Redis does not answer: each then
+    # allows rate_limit / rate_limit_instances on its own.
+    rate_limit_instances: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AbuseSettings:
@@ -66,6 +72,10 @@ class AbuseSettings:
         redis_url = (env.get("REDIS_URL") or "").strip() or None
         if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
+        prefix = env.get("REDIS_PREFIX", "")
+        if prefix and not _PREFIX.fullmatch(prefix):
+            raise ValueError("REDIS_PREFIX must be 1 to 100 printable characters without "
+                             "spaces or braces")
         return cls(
             throttle_enabled=enabled,
             window_seconds=env_int(env, "THROTTLE_WINDOW_SECONDS", d.window_seconds,
@@ -81,6 +91,9 @@ class AbuseSettings:
             trusted_proxy_header=header,
             trusted_proxies=proxies,
             redis_url=redis_url,
+            redis_prefix=prefix or d.redis_prefix,
+            rate_limit_instances=env_int(env, "RATE_LIMIT_INSTANCES", d.rate_limit_instances,
+                                         minimum=1, maximum=10_000),
         )
 
 
@@ -115,6 +128,13 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _database_url(env: Mapping[str, str], name: str) -> str | None:
+    value = (env.get(name) or "").strip() or None
+    if value is not None and not value.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"{name} must start with postgresql:// or postgres://")
+    return value
+
+
 def _log_level(env: Mapping[str, str], default: str) -> str:
     value = (env.get("LOG_LEVEL") or default).strip().upper()
     if value not in _LOG_LEVELS:
@@ -135,6 +155,9 @@ class Settings:
     """Everything the service reads from its environment. See README, "Configuration"."""
 
     database_url: str | None = None
+    # A direct connection (never through PgBouncer) for LISTEN, migrations and their
+    # advisory lock; DATABASE_URL when unset (see `listen_url`).
+    listen_database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -155,6 +178,9 @@ class Settings:
     db_pool_min: int = 2
     db_pool_max: int = 10
     db_timeout: float = 5.0
+    # asyncpg's prepared-statement cache per connection; 0 behind PgBouncer before 1.21 in
+    # transaction mode, where a prepared statement does not survive its transaction.
+    db_statement_cache_size: int = 100
     auth_cache_size: int = 100_000
     auth_cache_ttl_seconds: int = 60
     last_used_flush_seconds: int = 60
@@ -165,6 +191,12 @@ class Settings:
     access_log: bool = True
     # Throttling and trusted proxies (AbuseSettings above).
     abuse: AbuseSettings = field(default_factory=AbuseSettings)
+
+    @property
+    def listen_url(self) -> str:
+        """Where the revocation listener and the migrations connect: LISTEN_DATABASE_URL,
+        else DATABASE_URL."""
+        return self.listen_database_url or self.database_url or ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -182,9 +214,15 @@ class Settings:
             abuse = AbuseSettings.from_env(env)
         except ValueError as err:
             raise ConfigError(str(err)) from None
+        database_url = env.get("DATABASE_URL") or None
+        listen_database_url = _database_url(env, "LISTEN_DATABASE_URL")
+        # A listener URL of its own says DATABASE_URL goes through a pooler: without a
+        # cache size given, prepared statements are not kept (PgBouncer < 1.21 loses them).
+        pooled = listen_database_url is not None and listen_database_url != database_url
         return cls(
             abuse=abuse,
-            database_url=env.get("DATABASE_URL") or None,
+            database_url=database_url,
+            listen_database_url=listen_database_url,
             host=env.get("HOST") or defaults.host,
             port=env_int(env, "PORT", defaults.port, minimum=0, maximum=65535),
             workers=env_int(env, "WORKERS", defaults.workers, minimum=1),
@@ -212,6 +250,9 @@ class Settings:
             db_pool_min=env_int(env, "DB_POOL_MIN", defaults.db_pool_min, minimum=1),
             db_pool_max=env_int(env, "DB_POOL_MAX", defaults.db_pool_max, minimum=1),
             db_timeout=_seconds(env, "DB_TIMEOUT", defaults.db_timeout),
+            db_statement_cache_size=env_int(
+                env, "DB_STATEMENT_CACHE_SIZE", 0 if pooled else defaults.db_statement_cache_size,
+                minimum=0, maximum=100_000),
             auth_cache_size=env_int(env, "AUTH_CACHE_SIZE", defaults.auth_cache_size, minimum=0),
             auth_cache_ttl_seconds=env_int(
                 env, "AUTH_CACHE_TTL_SECONDS", defaults.auth_cache_ttl_seconds, minimum=0

@@ -38,7 +38,8 @@ def mask_dsn(dsn: str) -> str:
     return urlunsplit(parts)
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """JSON in and out as Python objects, on every connection the service opens."""
     for kind in ("json", "jsonb"):
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads,
                                   schema="pg_catalog")
@@ -50,12 +51,44 @@ class BoundedPool(asyncpg.Pool):
     Without it a request waits for a free connection for ever when the pool is exhausted
     or the database hangs; with it the request fails with TimeoutError, which the error
     middleware answers with 503 (never a hang, never a fail-open).
+
+    `waiting` counts the acquirers that have no connection yet (for /metrics): asyncpg has
+    no public figure for it.
     """
 
     acquire_timeout: float | None = None
+    waiting: int = 0
 
-    def acquire(self, *, timeout: float | None = None):
-        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+    def acquire(self, *, timeout: float | None = None) -> _Acquire:
+        return _Acquire(self, super().acquire(
+            timeout=self.acquire_timeout if timeout is None else timeout))
+
+
+class _Acquire:
+    """`async with pool.acquire() as conn`, counted in `BoundedPool.waiting` until `conn`
+    is handed over."""
+
+    __slots__ = ("_pool", "_inner")
+
+    def __init__(self, pool: BoundedPool, inner) -> None:
+        self._pool = pool
+        self._inner = inner
+
+    async def _counted(self, acquiring) -> asyncpg.Connection:
+        self._pool.waiting += 1
+        try:
+            return await acquiring
+        finally:
+            self._pool.waiting -= 1
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        return await self._counted(self._inner.__aenter__())
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self._inner.__aexit__(*exc_info)
+
+    def __await__(self):  # `conn = await pool.acquire()`, as asyncpg allows
+        return self._counted(self._inner).__await__()
 
 
 async def create_pool(settings: Settings, **overrides) -> asyncpg.Pool:
@@ -64,9 +97,10 @@ async def create_pool(settings: Settings, **overrides) -> asyncpg.Pool:
     options = dict(
         min_size=settings.db_pool_min,
         max_size=max(settings.db_pool_max, settings.db_pool_min),
-        init=_init_connection,
+        init=init_connection,
         timeout=settings.db_timeout,  # connecting
         command_timeout=30,
+        statement_cache_size=settings.db_statement_cache_size,
         # asyncpg.create_pool's defaults, which Pool() itself does not supply.
         max_queries=50000,
         max_inactive_connection_lifetime=300.0,
@@ -78,6 +112,22 @@ async def create_pool(settings: Settings, **overrides) -> asyncpg.Pool:
     pool = BoundedPool(settings.database_url, **options)
     pool.acquire_timeout = settings.db_timeout
     return await pool
+
+
+async def connect_direct(settings: Settings) -> asyncpg.Connection:
+    """One connection to LISTEN_DATABASE_URL (else DATABASE_URL), for what needs a session
+    of its own: the migrations and their advisory lock, which PgBouncer in transaction
+    mode would spread over several server connections."""
+    if not settings.listen_url:
+        raise RuntimeError("DATABASE_URL is not set")
+    conn = await asyncpg.connect(settings.listen_url, timeout=settings.db_timeout,
+                                 statement_cache_size=settings.db_statement_cache_size)
+    try:
+        await init_connection(conn)
+    except BaseException:
+        conn.terminate()
+        raise
+    return conn
 
 
 # --- migrations -----------------------------------------------------------------

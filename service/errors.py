@@ -51,6 +51,9 @@ DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
     # Class 53: too many connections, out of memory, disk full. Nothing the caller sent
     # is wrong and trying again later may work: a 503, not a 500.
     asyncpg.InsufficientResourcesError,
+    # A multi-host DATABASE_URL with target_session_attrs=read-write while no host accepts
+    # writes (a failover under way): the new primary is a moment away.
+    asyncpg.exceptions.TargetServerAttributeNotMatched,
 )
 
 

@@ -181,8 +181,8 @@ async def authorize(app: web.Application, request: web.Request, requirement: Req
         raise invalid_credential()
     if principal.allowed_cidrs is not None or principal.rate_limit is not None:
         address = client_address(request, app[keys.SETTINGS].abuse)
-        if not guard.admit(principal.token_id, principal.rate_limit, principal.allowed_cidrs,
-                           address):
+        if not await guard.admit(principal.token_id, principal.rate_limit,
+                                 principal.allowed_cidrs, address):
             await _refused(app, source_text(address), credential, principal.token_id,
                            "network")
             raise invalid_credential()

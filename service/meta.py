@@ -115,6 +115,6 @@ async def openapi_json(request: web.Request) -> web.Response:
      responses={200: ("text/plain", {"type": "string"})})
 async def metrics(request: web.Request) -> web.Response:
     cache = request.app[keys.AUTHN].cache
-    body = render_metrics(request.app[keys.POOL], cache.hits, cache.misses)
+    body = render_metrics(request.app[keys.POOL], cache.hits, cache.misses, cache.enabled)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE,
                                             "Cache-Control": "no-store"})

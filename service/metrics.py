@@ -202,23 +202,45 @@ class _PoolCollector:
         connections.add_metric(["in_use"], size - idle)
         connections.add_metric(["idle"], idle)
         yield connections
+        yield GaugeMetricFamily("mrsm_db_pool_size",
+                                "Open database connections in this process's pool.",
+                                value=size)
         yield GaugeMetricFamily("mrsm_db_pool_max_connections",
                                 "The pool's maximum size (DB_POOL_MAX).",
                                 value=self._pool.get_max_size())
+        yield GaugeMetricFamily("mrsm_db_pool_waiting",
+                                "Requests waiting for a connection from this process's pool.",
+                                value=getattr(self._pool, "waiting", 0))
 
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 
-def render_metrics(pool: asyncpg.Pool | None, cache_hits: int, cache_misses: int) -> bytes:
+class _CacheCollector:
+    """Whether the credential cache is trusted now (the revocation listener hears)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled
+
+    def collect(self):
+        yield GaugeMetricFamily(
+            "mrsm_auth_cache_enabled",
+            "1 while the revocation listener hears (the credential cache is used), else 0.",
+            value=int(self._enabled))
+
+
+def render_metrics(pool: asyncpg.Pool | None, cache_hits: int, cache_misses: int,
+                   cache_enabled: bool | None = None) -> bytes:
     """The Prometheus text exposition of every metric, with the pool's gauges and the
-    credential cache's counts."""
+    credential cache's counts and state."""
     AUTH_CACHE.labels(result="hit").value = cache_hits
     AUTH_CACHE.labels(result="miss").value = cache_misses
     text = generate_latest(REGISTRY)
+    # The pool and the cache belong to the application, not the process: a throwaway
+    # registry per scrape.
+    per_app = CollectorRegistry(auto_describe=False)
     if pool is not None:
-        # The pool belongs to the application, not the process: a throwaway registry per scrape.
-        per_app = CollectorRegistry(auto_describe=False)
         per_app.register(_PoolCollector(pool))
-        text += generate_latest(per_app)
-    return text
+    if cache_enabled is not None:
+        per_app.register(_CacheCollector(cache_enabled))
+    return text + generate_latest(per_app)

@@ -17,7 +17,7 @@ from service.app import create_app
 from service.auth.passwords import PasswordHasher
 from service.bootstrap import ensure_admin
 from service.config import ConfigError, Settings
-from service.db import create_pool, migrate, rollback
+from service.db import connect_direct, migrate, rollback
 from service.embedded import with_database
 
 log = logging.getLogger("service")
@@ -30,30 +30,28 @@ def configure_logging(settings: Settings) -> None:
 
 async def prepare(settings: Settings) -> tuple[str, str] | None:
     """Migrate and make sure an admin exists; returns a generated admin login, if any."""
-    pool = await create_pool(settings, min_size=1, max_size=2)
     hasher = PasswordHasher(settings)
+    conn = await connect_direct(settings)  # the migration lock needs a session of its own
     try:
-        async with pool.acquire() as conn:
-            await migrate(conn, settings.migrations_dir)
-            return await ensure_admin(conn, settings, hasher)
+        await migrate(conn, settings.migrations_dir)
+        return await ensure_admin(conn, settings, hasher)
     finally:
         hasher.close()
-        await pool.close()
+        await conn.close()
 
 
 async def run_migrations(settings: Settings, args: list[str]) -> None:
-    pool = await create_pool(settings, min_size=1, max_size=1)
+    conn = await connect_direct(settings)
     try:
-        async with pool.acquire() as conn:
-            if args[:1] == ["down"]:
-                steps = int(args[1]) if len(args) > 1 else 1
-                names = await rollback(conn, settings.migrations_dir, steps=steps)
-                print("rolled back:", ", ".join(names) or "nothing")
-            else:
-                names = await migrate(conn, settings.migrations_dir)
-                print("applied:", ", ".join(names) or "nothing (up to date)")
+        if args[:1] == ["down"]:
+            steps = int(args[1]) if len(args) > 1 else 1
+            names = await rollback(conn, settings.migrations_dir, steps=steps)
+            print("rolled back:", ", ".join(names) or "nothing")
+        else:
+            names = await migrate(conn, settings.migrations_dir)
+            print("applied:", ", ".join(names) or "nothing (up to date)")
     finally:
-        await pool.close()
+        await conn.close()
 
 
 def serve(settings: Settings) -> None:

@@ -58,6 +58,32 @@ def test_every_documented_variable_is_read():
     assert s.log_level == "DEBUG" and s.access_log is False
 
 
+def test_the_settings_for_many_hosts():
+    direct = "postgresql://u@db1:5432,db2:5432/x?target_session_attrs=read-write"
+    s = Settings.from_env({})
+    assert s.listen_database_url is None and s.listen_url == ""
+    assert s.db_statement_cache_size == 100 and s.abuse.rate_limit_instances == 1
+    s = Settings.from_env({"DATABASE_URL": "postgresql://u@pgbouncer:6432/x"})
+    assert s.listen_url == "postgresql://u@pgbouncer:6432/x"  # LISTEN_DATABASE_URL unset
+    assert s.db_statement_cache_size == 100
+    # A listener of its own means a pooler in front of DATABASE_URL: no statement cache,
+    # unless one is asked for.
+    pooled = {"DATABASE_URL": "postgresql://u@pgbouncer:6432/x", "LISTEN_DATABASE_URL": direct}
+    assert Settings.from_env(pooled).db_statement_cache_size == 0
+    assert Settings.from_env({**pooled, "DB_STATEMENT_CACHE_SIZE": "50"}
+                             ).db_statement_cache_size == 50
+    same = {"DATABASE_URL": direct, "LISTEN_DATABASE_URL": direct}
+    assert Settings.from_env(same).db_statement_cache_size == 100
+    s = Settings.from_env({
+        "DATABASE_URL": "postgresql://u@pgbouncer:6432/x",
+        "LISTEN_DATABASE_URL": f" {direct} ",
+        "DB_STATEMENT_CACHE_SIZE": "0", "RATE_LIMIT_INSTANCES": "50",
+        "REDIS_PREFIX": "prod:mrsm:"})
+    assert s.listen_url == direct
+    assert s.db_statement_cache_size == 0
+    assert s.abuse.rate_limit_instances == 50 and s.abuse.redis_prefix == "prod:mrsm:"
+
+
 def test_integers_tolerate_surrounding_spaces():
     assert Settings.from_env({"PORT": " 8080 "}).port == 8080
 
@@ -79,6 +105,10 @@ def test_access_log_off(value):
     ("ARGON2_MEMORY_COST", "lots"),
     ("WORKERS", "0"), ("HASH_WORKERS", "0"), ("DB_POOL_MAX", "0"),
     ("LOG_LEVEL", "LOUD"),
+    ("DB_STATEMENT_CACHE_SIZE", "-1"), ("DB_STATEMENT_CACHE_SIZE", "none"),
+    ("RATE_LIMIT_INSTANCES", "0"), ("RATE_LIMIT_INSTANCES", "two"),
+    ("LISTEN_DATABASE_URL", "db:5432/x"), ("LISTEN_DATABASE_URL", "mysql://db/x"),
+    ("REDIS_PREFIX", "has space"), ("REDIS_PREFIX", "a{b}"), ("REDIS_PREFIX", "x" * 101),
 ])
 def test_bad_values_are_config_errors_naming_the_variable(name, value):
     with pytest.raises(ConfigError) as err:

@@ -50,7 +50,8 @@ async def test_metrics_for_an_admin_bearer_and_api_key(client, api, admin_header
                  "mrsm_auth_results_total", "mrsm_auth_cache_total",
                  'mrsm_db_pool_connections{state="idle"}',
                  'mrsm_db_pool_connections{state="in_use"}', "mrsm_db_pool_max_connections 4.0",
-                 "process_resident_memory_bytes"):
+                 "mrsm_db_pool_size ", "mrsm_db_pool_waiting 0.0",
+                 "mrsm_auth_cache_enabled 1.0", "process_resident_memory_bytes"):
         assert name in text
     token = await api.create_token(admin_headers, label="scraper")
     resp = await client.get("/metrics", headers={"Authorization": token["api_key"]})

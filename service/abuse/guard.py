@@ -3,7 +3,7 @@
 Every method takes the facts it needs (the source address as throttling counts it,
 the client ID or username, the token's own limits): nothing here reads a request.
 A successful request costs a dict check, unless its token has its own limits (then
-one bucket update and one network test).
+one bucket update, in Redis when REDIS_URL is set, and one network test).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import asyncpg
 
 from service.abuse.client import Address
 from service.abuse.limits import TokenLimiter, network_allows
+from service.abuse.shared_limits import SharedTokenLimiter
 from service.abuse.stores import ThrottleStoreUnavailable
 from service.abuse.throttle import OnBlocks, Subject, Throttle, store_unavailable
 from service.config import AbuseSettings, Network
@@ -32,12 +33,16 @@ class AbuseGuard:
         self.settings = settings
         self.throttle = Throttle(settings, pool, on_blocks=on_blocks)
         self.limiter = TokenLimiter()
+        # With Redis, a token's rate limit holds across every process and host.
+        self.shared_limiter = SharedTokenLimiter(settings) if settings.redis_url else None
         self._uncounted = False  # failures go uncounted: the database is away
         # What the front tests on every request: a dict, empty unless a block is known.
         self.blocks = self.throttle.blocks.until
 
     async def close(self) -> None:
         await self.throttle.close()
+        if self.shared_limiter is not None:
+            await self.shared_limiter.close()
 
     # --- credentials sent with a request ----------------------------------------------
 
@@ -46,14 +51,17 @@ class AbuseGuard:
         subject = Subject.client(client_id) if client_id is not None else None
         self.throttle.check_local(source, subject)
 
-    def admit(self, token_id: uuid.UUID | None, rate_limit: int | None,
-              allowed_cidrs: Sequence[Network] | None, address: Address | None) -> bool:
+    async def admit(self, token_id: uuid.UUID | None, rate_limit: int | None,
+                    allowed_cidrs: Sequence[Network] | None, address: Address | None) -> bool:
         """A verified token's own limits: False when used outside its networks (a 401);
-        429 past its rate limit."""
+        429 past its rate limit (shared through Redis when REDIS_URL is set)."""
         if allowed_cidrs is not None and not network_allows(allowed_cidrs, address):
             return False
         if rate_limit is not None and token_id is not None:
-            self.limiter.check(token_id, rate_limit)
+            if self.shared_limiter is not None:
+                await self.shared_limiter.check(token_id, rate_limit)
+            else:
+                self.limiter.check(token_id, rate_limit)
         return True
 
     async def refused(self, source: str, client_id: uuid.UUID | None) -> None:

@@ -1,4 +1,5 @@
-"""Per-token limits: requests per minute (per process) and the networks a token may be used from."""
+"""Per-token limits: requests per minute in this process's memory, and the networks a token
+may be used from. (Shared across processes through Redis: service.abuse.shared_limits.)"""
 
 from __future__ import annotations
 
@@ -33,13 +34,14 @@ class TokenLimiter:
     """A token bucket per token: `rate` requests, refilled at `rate` per minute.
 
     Kept in each process's memory: with N processes a token may get up to N times
-    its rate in the worst case (see README). Costs nothing for tokens without a limit.
+    its rate, unless REDIS_URL is set (docs/scaling.md). Costs nothing for tokens without
+    a limit. `rate` may be fractional (a share of a limit).
     """
 
     def __init__(self) -> None:
         self._buckets: dict[uuid.UUID, tuple[float, float]] = {}  # id -> (tokens, at)
 
-    def take(self, token_id: uuid.UUID, rate: int, now: float | None = None) -> float | None:
+    def take(self, token_id: uuid.UUID, rate: float, now: float | None = None) -> float | None:
         """Spend one request; None when allowed, else the seconds until one is available."""
         now = time.monotonic() if now is None else now
         tokens, at = self._buckets.get(token_id, (float(rate), now))

@@ -112,25 +112,30 @@ class PgStore:
         pass  # the pool belongs to the app
 
 
+def redis_client(settings: AbuseSettings, timeout: float) -> tuple[Any, tuple[type, ...]]:
+    """A client of REDIS_URL giving up after `timeout` seconds, and the exceptions that
+    mean Redis does not answer."""
+    try:
+        import redis.asyncio as aioredis
+        from redis import exceptions
+    except ImportError:  # pragma: no cover - depends on the install
+        raise RuntimeError("REDIS_URL is set but the redis package is not installed; "
+                           "install the 'redis' extra (pip install 'mrsm-tokens[redis]')"
+                           ) from None
+    client = aioredis.from_url(settings.redis_url, socket_timeout=timeout,
+                               socket_connect_timeout=timeout)
+    return client, (exceptions.ConnectionError, exceptions.TimeoutError, OSError)
+
+
 class RedisStore:
     """Counters as Redis keys `<prefix>{<rule>:<key hex>}:n` (and `:b` for the block),
     each with a TTL, so nothing needs cleaning. Remaining times come from PTTL, so the
     clocks of Redis and of this host need not agree."""
 
     def __init__(self, settings: AbuseSettings) -> None:
-        try:
-            import redis.asyncio as aioredis
-            from redis import exceptions
-        except ImportError:  # pragma: no cover - depends on the install
-            raise RuntimeError("REDIS_URL is set but the redis package is not installed; "
-                               "install the 'redis' extra (pip install 'mrsm-tokens[redis]')"
-                               ) from None
         self.settings = settings
-        self.client = aioredis.from_url(
-            settings.redis_url, socket_timeout=REDIS_TIMEOUT_SECONDS,
-            socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
+        self.client, self._errors = redis_client(settings, REDIS_TIMEOUT_SECONDS)
         self._script = self.client.register_script(REDIS_FAIL)
-        self._errors = (exceptions.ConnectionError, exceptions.TimeoutError, OSError)
         self._down = False
 
     def _name(self, rule: str, key: bytes, what: str) -> str:

@@ -7,10 +7,10 @@ constant-time compare: no database, no HMAC, no argon2. Entries are bounded
 on every hit) and a short TTL as a safety net. They are dropped when the
 revocation listener hears that their token or user changed.
 
-Fail safe: while the listener is not connected the cache is disabled (no reads,
-no writes), so a process that cannot hear revocations never serves a stale
-"valid". A generation counter, bumped by every drop, stops a lookup that started
-before a revocation from caching its now-stale result.
+Fail safe: while the listener does not hear (not connected, or its own echo not
+back in time) the cache is disabled (no reads, no writes), so a process that cannot
+hear revocations never serves a stale "valid". A generation counter, bumped by every
+drop, stops a lookup that started before a revocation from caching its now-stale result.
 """
 
 from __future__ import annotations

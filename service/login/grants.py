@@ -145,8 +145,8 @@ async def client_credentials_grant(request: web.Request, params: dict[str, str])
         raise _invalid_client(basic=basic is not None)
     principal = await app[keys.AUTHN].verify_client(client_id, secret)
     # The token's networks and rate limit apply here as to its API key.
-    if principal is None or not guard.admit(principal.token_id, principal.rate_limit,
-                                            principal.allowed_cidrs, address):
+    if principal is None or not await guard.admit(principal.token_id, principal.rate_limit,
+                                                  principal.allowed_cidrs, address):
         await _failed(request, source, CLIENT_CREDENTIALS, Subject.client(client_id),
                       reason="wrong_secret" if principal is None else "network",
                       client_id=client_id)

@@ -1,14 +1,17 @@
-"""Fixtures for fault tests: a private PostgreSQL (module-wide); `start_service` is global."""
+"""Fixtures for fault tests: a private PostgreSQL (module-wide), a database of a test's own
+on the shared server; `start_service` is global."""
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.db import PrivatePostgres
+from tests.support.db import PrivatePostgres, create_database, drop_database, with_database
 
 
 @pytest.fixture(scope="module")
@@ -19,3 +22,14 @@ def private_pg() -> Iterator[PrivatePostgres]:
             yield pg
         finally:
             pg.close()
+
+
+@pytest.fixture
+def own_database(server_dsn):
+    """A database of this test's own, so that every connection to it is the service's."""
+    name = f"mrsm_own_{secrets.token_hex(4)}"
+    asyncio.run(create_database(server_dsn, name))
+    try:
+        yield with_database(server_dsn, name)
+    finally:
+        asyncio.run(drop_database(server_dsn, name))
