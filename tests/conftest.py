@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import os
@@ -19,8 +20,9 @@ from service.app import create_app
 from service.config import AbuseSettings, Settings
 from tests.support.api import ADMIN_PASSWORD, Api
 from tests.support.cli import ROOT_PASSWORD, env_changes
-from tests.support.db import test_database
+from tests.support.db import create_database, drop_database, migrated, test_database, with_database
 from tests.support.servers import Server, run_server
+from tests.support.sidecars import is_tcp, run_postgres
 from tests.support.throttling import LIMITS, Backend
 
 # Tables every test starts without rows; the schema and the JWT key stay.
@@ -44,6 +46,37 @@ def database_url(database) -> str:
 @pytest.fixture(scope="session")
 def server_dsn(database) -> str:
     return database[1]
+
+
+@pytest.fixture(scope="session")
+def tcp_server_dsn(server_dsn: str) -> Iterator[str]:
+    """A server reached over TCP (PgBouncer and multi-host URLs need one): this run's, or,
+    under the embedded server, which listens on a Unix socket only, one of the run's own."""
+    if is_tcp(server_dsn):
+        yield server_dsn
+        return
+    with run_postgres() as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def tcp_database_url(database_url: str, tcp_server_dsn: str) -> Iterator[str]:
+    """This run's database when it is on TCP (cleaned like every test's); else a fresh,
+    migrated database of this test's own on `tcp_server_dsn`."""
+    if is_tcp(database_url):
+        yield database_url
+        return
+    name = f"mrsm_tcp_{os.getpid()}_{next(_TCP_DATABASES)}"
+    asyncio.run(create_database(tcp_server_dsn, name))
+    try:
+        dsn = with_database(tcp_server_dsn, name)
+        asyncio.run(migrated(dsn))
+        yield dsn
+    finally:
+        asyncio.run(drop_database(tcp_server_dsn, name))
+
+
+_TCP_DATABASES = itertools.count(1)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -17,22 +17,22 @@ HITS = 'mrsm_auth_cache_total{result="hit"}'
 
 
 @pytest.fixture
-def pgbouncer(database_url):
-    with run_pgbouncer(database_url) as bouncer:
+def pgbouncer(tcp_database_url):
+    with run_pgbouncer(tcp_database_url) as bouncer:
         yield bouncer
 
 
-def behind(pgbouncer, database_url: str) -> dict[str, str]:
+def behind(pgbouncer, tcp_database_url: str) -> dict[str, str]:
     # PgBouncer 1.18 (Debian 12) keeps no prepared statements across transactions: a
     # LISTEN_DATABASE_URL of its own turns asyncpg's statement cache off by default.
-    return {"DATABASE_URL": pgbouncer.url(database_url), "LISTEN_DATABASE_URL": database_url}
+    return {"DATABASE_URL": pgbouncer.url(tcp_database_url), "LISTEN_DATABASE_URL": tcp_database_url}
 
 
 def test_a_key_revoked_through_one_instance_is_refused_by_the_other_within_a_second(
-        pgbouncer, database_url, start_service):
-    env = behind(pgbouncer, database_url)
+        pgbouncer, tcp_database_url, start_service):
+    env = behind(pgbouncer, tcp_database_url)
     a = start_service(env.pop("DATABASE_URL"), **env)
-    b = start_service(pgbouncer.url(database_url), **env)
+    b = start_service(pgbouncer.url(tcp_database_url), **env)
     admin_a, admin_b = a.bearer(), b.bearer()
     token = new_token(a, admin_a)
     for server in (a, b):
@@ -51,13 +51,13 @@ def test_a_key_revoked_through_one_instance_is_refused_by_the_other_within_a_sec
                                 range(160)))
     assert statuses == {200}
     # The pools went through PgBouncer: it logged their logins to the test's database.
-    assert f"login attempt: db={database_url.rsplit('/', 1)[1]}" in pgbouncer.log()
+    assert f"login attempt: db={tcp_database_url.rsplit('/', 1)[1]}" in pgbouncer.log()
 
 
 def test_a_listener_behind_pgbouncer_turns_the_cache_off_instead_of_serving_a_revoked_key(
-        pgbouncer, database_url, start_service):
-    a = start_service(database_url)
-    wrong = pgbouncer.url(database_url)
+        pgbouncer, tcp_database_url, start_service):
+    a = start_service(tcp_database_url)
+    wrong = pgbouncer.url(tcp_database_url)
     b = start_service(wrong, DB_STATEMENT_CACHE_SIZE="0", LISTEN_DATABASE_URL=wrong)
     admin_a, admin_b = a.bearer(), b.bearer()
     # Its own echo never comes back: the cache is off from the start and stays off.
@@ -82,8 +82,8 @@ def wait_for_log(server, text: str, timeout: float = 15) -> None:
 
 
 def test_the_cache_goes_off_while_the_echo_is_lost_and_on_again_once_it_is_heard(
-        pgbouncer, database_url, start_service):
-    env = behind(pgbouncer, database_url)
+        pgbouncer, tcp_database_url, start_service):
+    env = behind(pgbouncer, tcp_database_url)
     a = start_service(env.pop("DATABASE_URL"), **env)
     admin = a.bearer()
     token = new_token(a, admin)

@@ -25,11 +25,11 @@ def private_pg() -> Iterator[PrivatePostgres]:
 
 
 @pytest.fixture
-def own_database(server_dsn):
+def own_database(tcp_server_dsn):
     """A database of this test's own, so that every connection to it is the service's."""
     name = f"mrsm_own_{secrets.token_hex(4)}"
-    asyncio.run(create_database(server_dsn, name))
+    asyncio.run(create_database(tcp_server_dsn, name))
     try:
-        yield with_database(server_dsn, name)
+        yield with_database(tcp_server_dsn, name)
     finally:
-        asyncio.run(drop_database(server_dsn, name))
+        asyncio.run(drop_database(tcp_server_dsn, name))

@@ -41,11 +41,11 @@ def with_a_dead_first_host(dsn: str) -> str:
     return two_hosts(dsn, f"127.0.0.1:{free_port()}")
 
 
-def test_the_service_works_when_the_first_host_of_its_url_is_down(database_url,
+def test_the_service_works_when_the_first_host_of_its_url_is_down(tcp_database_url,
                                                                    start_service):
-    url = with_a_dead_first_host(database_url)
+    url = with_a_dead_first_host(tcp_database_url)
     service = start_service(url)
-    other = start_service(database_url)  # a second instance on the plain URL
+    other = start_service(tcp_database_url)  # a second instance on the plain URL
     admin = service.bearer()
     assert service.request("GET", "/readyz").status == 200
     token = new_token(service, admin)
@@ -67,7 +67,7 @@ async def on_server(server_dsn: str, *statements: str) -> None:
 
 
 def test_while_no_host_accepts_writes_the_service_answers_503_then_recovers(
-        own_database, server_dsn, start_service):
+        own_database, tcp_server_dsn, start_service):
     """The moment of a failover when both hosts answer but neither is the primary yet: a
     database whose sessions start read-only looks like a standby to target_session_attrs
     (here both "hosts" are the one server, under two names)."""
@@ -78,7 +78,7 @@ def test_while_no_host_accepts_writes_the_service_answers_503_then_recovers(
     key = new_token(service, admin)["api_key"]
     assert status(service, key) == 200
     asyncio.run(on_server(
-        server_dsn, f"ALTER DATABASE {name} SET default_transaction_read_only = on",
+        tcp_server_dsn, f"ALTER DATABASE {name} SET default_transaction_read_only = on",
         # Every session of the service ends, as they do when their primary goes.
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
         f"WHERE datname = {quote_literal(urlsplit(own_database).path.lstrip('/'))}"))
@@ -91,7 +91,7 @@ def test_while_no_host_accepts_writes_the_service_answers_503_then_recovers(
         assert resp.json()["error"] == "service_unavailable"
         assert service.request("GET", "/readyz").status == 503
     finally:
-        asyncio.run(on_server(server_dsn,
+        asyncio.run(on_server(tcp_server_dsn,
                               f"ALTER DATABASE {name} RESET default_transaction_read_only"))
     # "Promoted": the pool and the listener find it again, no restart.
     deadline = time.monotonic() + 15

@@ -49,7 +49,8 @@ async def drop_database(server_dsn: str, name: str) -> None:
         await conn.close()
 
 
-async def _migrate(dsn: str) -> None:
+async def migrated(dsn: str) -> None:
+    """Apply every migration to the database of `dsn`."""
     conn = await asyncpg.connect(dsn)
     try:
         await migrate(conn, PROJECT_ROOT / "migrations")
@@ -107,7 +108,7 @@ def test_database() -> Iterator[tuple[str, str, str]]:
         asyncio.run(create_database(admin_dsn, name))
         dsn = with_database(admin_dsn, name)
         try:
-            asyncio.run(_migrate(dsn))
+            asyncio.run(migrated(dsn))
             yield dsn, admin_dsn, source
         finally:
             asyncio.run(drop_database(admin_dsn, name))

@@ -158,19 +158,13 @@ def run_redis() -> Iterator[RedisServer]:
 
 
 @dataclass
-class ReplicatedPair:
-    """A primary on `ports[0]` streaming to a standby on `ports[1]`, both on 127.0.0.1."""
+class PostgresNodes:
+    """PostgreSQL servers of a test's own in `directory`, node `i` on `ports[i]`, 127.0.0.1."""
 
     directory: Path
-    ports: tuple[int, int]
+    ports: tuple[int, ...]
     user: str | None  # the system user PostgreSQL runs as (None: this one)
     bindir: Path
-
-    @property
-    def url(self) -> str:
-        """Both hosts, libpq style, wanting the one that accepts writes."""
-        hosts = ",".join(f"127.0.0.1:{port}" for port in self.ports)
-        return f"postgresql://postgres@{hosts}/postgres?target_session_attrs=read-write"
 
     def dsn(self, which: int) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.ports[which]}/postgres"
@@ -186,6 +180,52 @@ class ReplicatedPair:
         self.pg_ctl(node, "-l", str(self.directory / f"{node}.log"), "-o",
                     f"-p {port} -k {self.directory} -c listen_addresses=127.0.0.1", "start")
 
+    def initdb(self, node: str) -> None:
+        self.run(self.bindir / "initdb", "-D", self.directory / node, "-U", "postgres",
+                 "--auth=trust", "--no-sync")
+
+
+def _nodes(directory: Path, count: int) -> PostgresNodes:
+    """Under root PostgreSQL runs as the `postgres` system user, which it requires."""
+    user = None
+    if os.geteuid() == 0:
+        user = "postgres"
+        owner = pwd.getpwnam(user)
+        os.chown(directory, owner.pw_uid, owner.pw_gid)
+    return PostgresNodes(directory, tuple(free_port() for _ in range(count)), user, pg_bindir())
+
+
+def is_tcp(dsn: str) -> bool:
+    """Whether `dsn` reaches its server over TCP (the embedded one listens on a socket only)."""
+    parts = urlsplit(dsn)
+    return bool(parts.hostname) and "host=/" not in parts.query
+
+
+@contextmanager
+def run_postgres() -> Iterator[str]:
+    """One PostgreSQL on 127.0.0.1 and a free port; yields its maintenance dsn. For the
+    tests that need a server on TCP (PgBouncer, multi-host URLs) when the run's server is
+    the embedded one."""
+    with tempfile.TemporaryDirectory(prefix="mrsm-tcp-pg-") as tmp:
+        node = _nodes(Path(tmp), 1)
+        node.initdb("primary")
+        node.start("primary", node.ports[0])
+        try:
+            yield node.dsn(0)
+        finally:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                node.pg_ctl("primary", "-m", "immediate", "stop")
+
+
+class ReplicatedPair(PostgresNodes):
+    """A primary on `ports[0]` streaming to a standby on `ports[1]`, both on 127.0.0.1."""
+
+    @property
+    def url(self) -> str:
+        """Both hosts, libpq style, wanting the one that accepts writes."""
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.ports)
+        return f"postgresql://postgres@{hosts}/postgres?target_session_attrs=read-write"
+
     def kill_primary(self) -> None:
         """An immediate stop: the primary is gone as in a crash."""
         self.pg_ctl("primary", "-m", "immediate", "stop")
@@ -196,18 +236,12 @@ class ReplicatedPair:
 
 @contextmanager
 def run_replicated_pair() -> Iterator[ReplicatedPair]:
-    """initdb a primary, pg_basebackup a standby from it, start both; stop both at the end.
-    Under root PostgreSQL runs as the `postgres` system user, which it requires."""
+    """initdb a primary, pg_basebackup a standby from it, start both; stop both at the end."""
     with tempfile.TemporaryDirectory(prefix="mrsm-replicas-") as tmp:
-        directory = Path(tmp)
-        user = None
-        if os.geteuid() == 0:
-            user = "postgres"
-            owner = pwd.getpwnam(user)
-            os.chown(directory, owner.pw_uid, owner.pw_gid)
-        pair = ReplicatedPair(directory, (free_port(), free_port()), user, pg_bindir())
-        pair.run(pair.bindir / "initdb", "-D", directory / "primary", "-U", "postgres",
-                 "--auth=trust", "--no-sync")
+        nodes = _nodes(Path(tmp), 2)
+        pair = ReplicatedPair(nodes.directory, nodes.ports, nodes.user, nodes.bindir)
+        directory = pair.directory
+        pair.initdb("primary")
         started = []
         try:
             pair.start("primary", pair.ports[0])
