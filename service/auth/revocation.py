@@ -1,7 +1,9 @@
 """Hearing revocations: PostgreSQL LISTEN on 'mrsm_auth', on a connection of its own.
 
 While connected, the credential cache is enabled and every notification drops
-the entries of the token or user it names. When the connection is lost (or a
+the entries of the token or user it names. Other kinds of notice ('keys:<kid>') go to the
+handler registered for them in `notices`, which is also called with '' on every
+(re)connection, since notices sent while we were deaf are lost. When the connection is lost (or a
 periodic ping fails) the cache is cleared and disabled at once, and the process
 keeps working from the database until it reconnects.
 """
@@ -13,6 +15,7 @@ import contextlib
 import logging
 import os
 import uuid
+from collections.abc import Callable, Mapping
 
 import asyncpg
 
@@ -26,9 +29,11 @@ APPLICATION_NAME = "mrsm-auth-listener"
 
 class RevocationListener:
     def __init__(self, dsn: str, cache: CredentialCache, *, ping_seconds: float = 2.0,
-                 retry_seconds: float = 1.0) -> None:
+                 retry_seconds: float = 1.0,
+                 notices: Mapping[str, Callable[[str], None]] | None = None) -> None:
         self._dsn = dsn
         self._cache = cache
+        self._notices = dict(notices or {})
         self._ping_seconds = ping_seconds
         self._retry_seconds = retry_seconds
         self._task: asyncio.Task | None = None
@@ -54,6 +59,10 @@ class RevocationListener:
 
     def _on_notify(self, conn, pid, channel, payload: str) -> None:
         kind, _, ident = payload.partition(":")
+        handler = self._notices.get(kind)
+        if handler is not None:
+            handler(ident)
+            return
         try:
             key = uuid.UUID(ident)
         except ValueError:
@@ -85,6 +94,8 @@ class RevocationListener:
                 self._lost.clear()
                 self._cache.clear()  # changes made while we were deaf are unknown
                 self._cache.enabled = True
+                for handler in self._notices.values():
+                    handler("")
                 self.connected.set()
                 log.info("listening for revocations")
                 while not self._lost.is_set():
