@@ -19,14 +19,14 @@ ON CONFLICT (jti) DO NOTHING
 """
 IS_REVOKED = "SELECT EXISTS (SELECT 1 FROM revoked_jwts WHERE jti = $1)"
 CLEAN = "DELETE FROM revoked_jwts WHERE expires_at < now()"
-NOTIFY = "SELECT pg_notify($1, 'user:' || $2::text)"
+NOTIFY = "SELECT pg_notify($1, 'user:' || $2)"
 
 
 async def revoke(conn: asyncpg.Connection, jti: str, expires_at: int,
                  user_id: uuid.UUID) -> None:
     """Refuse the JWT `jti` on every process until `expires_at` (Unix seconds)."""
     await conn.execute(REVOKE, jti, expires_at)
-    await conn.execute(NOTIFY, CHANNEL, user_id)
+    await conn.execute(NOTIFY, CHANNEL, str(user_id))
 
 
 async def is_revoked(conn: asyncpg.Connection, jti: str) -> bool:
