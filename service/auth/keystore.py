@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 
@@ -31,8 +32,9 @@ CLOCK_SKEW = 2.0  # seconds a host's clock may lag the database's, added to ever
 MIN_PREPUBLISH = 5.0  # a next key is published at least this long before it signs
 MAINTAIN_SECONDS = 60.0  # how often a process checks the automatic rotation and cleans up
 
+# JSON as text both ways: the same on a pooled connection (JSON codecs) and a plain one.
 LIVE_KEYS = """
-SELECT kid, alg, public_jwk, private_key, encrypted,
+SELECT kid, alg, public_jwk::text AS public_jwk, private_key, encrypted,
        extract(epoch FROM published_at)::float8 AS published_at,
        extract(epoch FROM signs_from)::float8 AS signs_from,
        extract(epoch FROM retire_at)::float8 AS retire_at
@@ -40,13 +42,14 @@ FROM signing_keys WHERE retire_at IS NULL OR retire_at > now()
 """
 INSERT_KEY = """
 INSERT INTO signing_keys (kid, alg, public_jwk, private_key, encrypted, signs_from)
-VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))
+VALUES ($1, $2, $3::text::jsonb, $4, $5, now() + make_interval(secs => $6))
 """
 # Every key not yet superseded retires when the last JWT it may sign has expired.
 SUPERSEDE = """
 UPDATE signing_keys SET retire_at = now() + make_interval(secs => $2)
 WHERE retire_at IS NULL AND kid <> $1
 """
+ANY_LIVE = "SELECT EXISTS (SELECT 1 FROM signing_keys WHERE retire_at IS NULL)"
 DELETE_RETIRED = "DELETE FROM signing_keys WHERE retire_at <= now()"
 UNSEALED = "SELECT kid, private_key FROM signing_keys WHERE NOT encrypted"
 SEAL = "UPDATE signing_keys SET private_key = $2, encrypted = true WHERE kid = $1"
@@ -70,21 +73,24 @@ async def _insert(conn: asyncpg.Connection, settings: Settings, delay: float) ->
     kid = signing.thumbprint(jwk)
     stored, encrypted = signing.seal(signing.private_der(private), kid,
                                      settings.key_encryption_key)
-    await conn.execute(INSERT_KEY, kid, settings.jwt_algorithm, jwk, stored, encrypted, delay)
+    await conn.execute(INSERT_KEY, kid, settings.jwt_algorithm, json.dumps(jwk), stored,
+                       encrypted, delay)
     await conn.execute(NOTIFY, CHANNEL, kid)
     return kid
 
 
-async def _rotate_locked(conn: asyncpg.Connection, settings: Settings) -> str:
-    delay = prepublish_seconds(settings)
+async def _rotate_locked(conn: asyncpg.Connection, settings: Settings) -> tuple[str, float]:
+    # With no key in service nobody holds a JWT to overlap with: the new one signs at once.
+    delay = prepublish_seconds(settings) if await conn.fetchval(ANY_LIVE) else 0.0
     kid = await _insert(conn, settings, delay)
     await conn.execute(SUPERSEDE, kid, delay + settings.jwt_ttl_seconds + CLOCK_SKEW)
     log.info("signing key %s published; it signs in %.0f s", kid, delay)
-    return kid
+    return kid, delay
 
 
-async def rotate(conn: asyncpg.Connection, settings: Settings) -> str:
-    """Publish a new key (signing after the pre-publication time); returns its kid."""
+async def rotate(conn: asyncpg.Connection, settings: Settings) -> tuple[str, float]:
+    """Publish a new key; returns its kid and in how many seconds it signs (the
+    pre-publication time, or 0 when there was no key to overlap with)."""
     _need_key_pairs(settings)
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", KEYS_LOCK_ID)
@@ -134,12 +140,18 @@ async def load(conn: asyncpg.Connection, settings: Settings, *,
             log.error("signing key %s: %s", row["kid"], err)
             private = None
         public = private.public_key() if private is not None else None
-        jwk = dict(row["public_jwk"])
+        jwk = json.loads(row["public_jwk"])
         if public is None:
             public = signing.public_key_of(jwk)
         keys.append(SigningKey(row["kid"], row["alg"], public, private, jwk,
                                row["published_at"], row["signs_from"], row["retire_at"]))
     return keys
+
+
+def _can_sign(keys: list[SigningKey]) -> bool:
+    now = time.time()
+    return any(k.private is not None and k.signs_from <= now
+               and (k.retire_at is None or now < k.retire_at) for k in keys)
 
 
 def _need_key_pairs(settings: Settings) -> None:
@@ -189,7 +201,12 @@ class SigningKeys:
                         maintained = time.monotonic()
                         await ensure(conn, self._settings)
                         await denylist.clean(conn)
-                    self.ring.replace(await load(conn, self._settings))
+                    keys = await load(conn, self._settings)
+                    if not _can_sign(keys):  # the table was emptied: make a key again
+                        await ensure(conn, self._settings)
+                        keys = await load(conn, self._settings)
+                    if keys:
+                        self.ring.replace(keys)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database is away: keep the keys we have, retry
