@@ -101,7 +101,10 @@ async def authn_ctx(app: web.Application) -> AsyncIterator[None]:
     cache = CredentialCache(settings.auth_cache_size, settings.auth_cache_ttl_seconds)
     tracker = LastUsedTracker(pool, settings.last_used_flush_seconds)
     signing_keys = app[keys.SIGNING]
-    notices = {"keys": signing_keys.notice} if signing_keys is not None else {}
+    notices = {}
+    if signing_keys is not None:
+        notices["keys"] = signing_keys.notice
+        signing_keys.on_retired = cache.clear
     listener = RevocationListener(settings.database_url or "", cache, notices=notices)
     app[keys.AUTHN] = Authenticator(pool, app[keys.JWT], cache, tracker, settings.db_timeout)
     await listener.start()

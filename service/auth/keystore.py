@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 
 import asyncpg
 
@@ -169,7 +170,11 @@ class SigningKeys:
         self._settings = settings
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._kids: set[str] = set()
         self._refresh_seconds = max(1.0, min(30.0, prepublish_seconds(settings) / 4))
+        # Called when a key retires: a verified JWT may be cached past its key's retirement
+        # (only one that outlives its key, which we never sign), so the cache is dropped.
+        self.on_retired: Callable[[], None] | None = None
 
     async def start(self) -> None:
         """Make or rotate what is due, load the ring (SealError when the keys cannot be
@@ -177,6 +182,7 @@ class SigningKeys:
         async with self._pool.acquire() as conn:
             await ensure(conn, self._settings)
             self.ring.replace(await load(conn, self._settings, strict=True))
+        self._kids = {key.kid for key in self.ring.published(time.time())}
         self._task = asyncio.create_task(self._run(), name="signing-keys")
 
     async def stop(self) -> None:
@@ -184,6 +190,13 @@ class SigningKeys:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+    def _wait(self) -> float:
+        """Until the next refresh, or just past the next retirement if that comes first."""
+        now = time.time()
+        until = [key.retire_at - now + 0.01 for key in self.ring.published(now)
+                 if key.retire_at is not None]
+        return max(0.01, min([self._refresh_seconds, *until]))
 
     def notice(self, ident: str) -> None:
         """A key changed (or, with '', notices may have been missed): reload now."""
@@ -193,8 +206,12 @@ class SigningKeys:
         maintained = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._refresh_seconds)
+                await asyncio.wait_for(self._wake.wait(), self._wait())
             self._wake.clear()
+            live = {key.kid for key in self.ring.published(time.time())}
+            if self.on_retired is not None and self._kids - live:
+                self.on_retired()
+            self._kids = live
             try:
                 async with self._pool.acquire() as conn:
                     if time.monotonic() - maintained >= MAINTAIN_SECONDS:
@@ -207,6 +224,7 @@ class SigningKeys:
                         keys = await load(conn, self._settings)
                     if keys:
                         self.ring.replace(keys)
+                        self._kids = {key.kid for key in self.ring.published(time.time())}
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database is away: keep the keys we have, retry

@@ -45,7 +45,8 @@ def test_what_is_not_active_exits_1(cli, users):
 
 def test_introspect_over_http_as_an_admin_or_as_a_client(cli, users, as_user, mrsm):
     token = register(cli)
-    result = mrsm("introspect", token["api_key"], "-i", "api:main", **as_user("root", ROOT_PASSWORD))
+    root = as_user("root", ROOT_PASSWORD)
+    result = mrsm("introspect", token["api_key"], "-i", "api:main", **root)
     assert result.returncode == 0, result.stderr
     assert fields(result.stdout)["username"] == "alice"
     # As the client itself (client credentials in the environment).
@@ -73,6 +74,7 @@ def test_rotate_signing_key(cli, users, as_user, database_url):
         assert result.returncode == 0, result.stderr
         kid = asyncio.run(kids())[-1]
         assert f"Signing key {kid} published; it signs in {delay} s" in result.stdout
-    result = cli("rotate", "signing-key", "-i", "api:main", **as_user("root", ROOT_PASSWORD))
+    root = as_user("root", ROOT_PASSWORD)
+    result = cli("rotate", "signing-key", "-i", "api:main", **root)
     assert result.returncode == 1 and "sql:" in result.error_line
     assert cli("rotate", "keys").returncode == 1
