@@ -33,6 +33,7 @@ routes = web.RouteTableDef()
 
 _FORM = ("token", "token_type_hint", "client_id", "client_secret")
 METADATA_MAX_AGE = 3600
+JWK_SET = "application/jwk-set+json"  # RFC 7517 §8.5
 INTROSPECTION = "introspection"  # how failed client authentications here are audited
 REVOCATION = "revocation"
 
@@ -49,13 +50,14 @@ async def authorization_server(request: web.Request) -> web.Response:
 @routes.get("/.well-known/jwks.json")
 @public
 @doc("The public keys that verify our JWTs (RFC 7517): the next, the current and the "
-     "still-valid previous ones; empty under HS256", tag="oauth", responses={200: JwksSchema})
+     "still-valid previous ones; empty under HS256", tag="oauth",
+     responses={200: (JWK_SET, JwksSchema)})
 async def jwks(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
     # Shorter than the pre-publication time: a cached copy has the next key before it signs.
     max_age = keystore.jwks_max_age(settings)
     return web.json_response(ops.jwks(request.app[keys.JWT].keys),
-                             content_type="application/jwk-set+json",
+                             content_type=JWK_SET,
                              headers={"Cache-Control": f"public, max-age={max_age}"})
 
 
