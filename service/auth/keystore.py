@@ -51,6 +51,7 @@ UPDATE signing_keys SET retire_at = now() + make_interval(secs => $2)
 WHERE retire_at IS NULL AND kid <> $1
 """
 ANY_LIVE = "SELECT EXISTS (SELECT 1 FROM signing_keys WHERE retire_at IS NULL)"
+SIGN_NOW = "UPDATE signing_keys SET signs_from = greatest(now(), published_at) WHERE kid = $1"
 DELETE_RETIRED = "DELETE FROM signing_keys WHERE retire_at <= now()"
 UNSEALED = "SELECT kid, private_key FROM signing_keys WHERE NOT encrypted"
 SEAL = "UPDATE signing_keys SET private_key = $2, encrypted = true WHERE kid = $1"
@@ -117,6 +118,12 @@ async def ensure(conn: asyncpg.Connection, settings: Settings) -> None:
         if not rows:
             kid = await _insert(conn, settings, 0.0)  # nobody can hold a JWT yet
             log.info("signing key %s made", kid)
+        elif not any(row["signs_from"] <= time.time() for row in rows):
+            # The signing key was deleted (it leaked) before its successor's time: that one
+            # signs now, rather than nobody.
+            newest = max(rows, key=lambda r: r["signs_from"])
+            await conn.execute(SIGN_NOW, newest["kid"])
+            await conn.execute(NOTIFY, CHANNEL, newest["kid"])
         elif _due(rows, settings, time.time()):
             await _rotate_locked(conn, settings)
         kek = settings.key_encryption_key

@@ -4,6 +4,7 @@ at once, rotation with overlap, the automatic rotation, sealing at rest."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
 import pytest
@@ -11,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 
 from service.app import create_app
 from service.auth import keystore
-from service.auth.signing import SealError
+from service.auth.signing import KeyRing, SealError
 from tests.support.api import ADMIN_PASSWORD
 from tests.support.servers import run_server
 
@@ -144,3 +145,16 @@ def test_the_service_says_so_and_exits_without_the_key(database_url, tmp_path):
             pass
     assert "configuration error: the signing keys are encrypted: set KEY_ENCRYPTION_KEY" \
         in log.read_text()
+
+
+async def test_deleting_the_signing_key_before_its_successor_signs_promotes_it(settings, db):
+    """A leaked key's row deleted right after `mrsm rotate`: the next key signs at once."""
+    await keystore.ensure(db, settings)
+    (leaked,) = await rows(db)
+    kid, _ = await keystore.rotate(db, settings)
+    await db.execute("DELETE FROM signing_keys WHERE kid = $1", leaked["kid"])
+    await keystore.ensure(db, settings)
+    (promoted,) = await rows(db)
+    assert promoted["kid"] == kid and promoted["signs"] <= promoted["pub"] + 1
+    ring = KeyRing(await keystore.load(db, settings))
+    assert ring.signing(time.time()).kid == kid
