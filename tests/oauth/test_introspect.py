@@ -3,13 +3,15 @@ answer `{"active": false}` for everything else."""
 
 from __future__ import annotations
 
-import time
+import json
+import uuid
 
+import asyncpg
 import pytest
 
 from service import keys
 from tests.support.api import ADMIN_PASSWORD
-from tests.support.assertions import assert_error, basic, bearer, claims_of
+from tests.support.assertions import assert_error, basic, bearer, claims_of, parse_time
 
 INACTIVE = {"active": False}
 
@@ -54,7 +56,7 @@ async def test_a_client_sees_its_own_api_key_in_the_body_form(api, alice, settin
     assert body["active"] is True and body["token_type"] == "api_key"
     assert body["client_id"] == token["id"] and body["username"] == "alice"
     assert "jti" not in body and "aud" not in body
-    assert body["exp"] == int(claims_of(alice["jwt"])["exp"]) or body["exp"] > time.time()
+    assert body["exp"] == int(parse_time(token["expiration"]).timestamp())
 
 
 async def test_a_password_jwt_has_no_client_id(api, alice, admin_headers):
@@ -145,3 +147,25 @@ async def test_introspecting_a_jwt_in_use_is_a_cache_hit(api, alice, admin_heade
     status, body = await introspect(api, alice["jwt"], headers=admin_headers)
     assert status == 200 and body["active"] is True
     assert cache.hits >= hits + 2  # the admin's bearer and the introspected JWT
+
+
+async def test_wrong_client_secrets_are_audited_and_throttled_as_at_login(tapi, database_url):
+    await tapi.create_user("carol")
+    token = await tapi.create_token(await tapi.bearer("carol"))
+    wrong = basic(token["id"], token["secret"][:-1] + ("A" if token["secret"][-1] != "A"
+                                                        else "B"))
+    statuses = []
+    for _ in range(4):
+        resp = await tapi.client.post("/introspect", data={"token": "x"}, headers=wrong)
+        statuses.append(resp.status)
+    assert statuses[:3] == [401, 401, 401] and statuses[3] == 429
+    body = await assert_error(resp, 429)
+    assert "Retry-After" in resp.headers and body["error"]
+    conn = await asyncpg.connect(database_url)
+    try:
+        events = await conn.fetch("SELECT details FROM audit_events WHERE kind = 'login.failed' "
+                                  "AND target_token_id = $1", uuid.UUID(token["id"]))
+    finally:
+        await conn.close()
+    assert len(events) == 3
+    assert all(json.loads(e["details"])["grant_type"] == "introspection" for e in events)
