@@ -13,6 +13,9 @@ from service.app import create_app
 from service.auth import signing
 from tests.support.attacks import b64, forge_hs256, stored_key, without_throttling
 
+# They rotate, seal or change the signing keys: each starts and ends with fresh ones.
+pytestmark = pytest.mark.usefixtures("fresh_signing_keys")
+
 
 @pytest.fixture(params=["EdDSA", "ES256"])
 async def client(request, aiohttp_client, make_settings):

@@ -16,6 +16,9 @@ from service.auth.signing import KeyRing, SealError
 from tests.support.api import ADMIN_PASSWORD
 from tests.support.servers import run_server
 
+# They rotate, seal or change the signing keys: each starts and ends with fresh ones.
+pytestmark = pytest.mark.usefixtures("fresh_signing_keys")
+
 KEK = "key-encryption-key-for-the-tests-" + "k" * 16
 
 

@@ -6,8 +6,12 @@ import asyncio
 import json
 
 import asyncpg
+import pytest
 
 from tests.support.cli import ROOT_PASSWORD
+
+# They rotate, seal or change the signing keys: each starts and ends with fresh ones.
+pytestmark = pytest.mark.usefixtures("fresh_signing_keys")
 
 
 def register(cli, user: str = "alice") -> dict:

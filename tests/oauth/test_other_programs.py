@@ -22,6 +22,9 @@ from service.auth import keystore
 from service.config import Settings
 from tests.support.servers import Server, free_port, run_server
 
+# They rotate, seal or change the signing keys: each starts and ends with fresh ones.
+pytestmark = pytest.mark.usefixtures("fresh_signing_keys")
+
 PROGRAMS = Path(__file__).parent / "programs"
 VERIFIERS = ("pyjwt_verify.py", "joserfc_verify.py")
 TTL = 10  # JWT_TTL_SECONDS: the next key signs 10 s after a rotation

@@ -12,11 +12,15 @@ from urllib.parse import urlencode
 
 import asyncpg
 import jwt
+import pytest
 
 from service.auth import keystore
 from tests.support.attacks import stored_key
 from tests.support.cli import base_env, run_mrsm
 from tests.support.servers import Server, run_server
+
+# They rotate, seal or change the signing keys: each starts and ends with fresh ones.
+pytestmark = pytest.mark.usefixtures("fresh_signing_keys")
 
 TTL = 4  # JWT_TTL_SECONDS: the pre-publication time is then keystore.MIN_PREPUBLISH
 ADMIN = {"ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "admin-password-1",

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import jwt
+import pytest
 
 from service.app import create_app
 from service.auth import keystore
 from service.auth.scopes import SCOPES
+
+# They rotate, seal or change the signing keys: each starts and ends with fresh ones.
+pytestmark = pytest.mark.usefixtures("fresh_signing_keys")
 
 
 async def test_the_metadata_names_every_endpoint_under_the_issuer(api, settings):
