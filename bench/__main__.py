@@ -1,5 +1,7 @@
-"""`python -m bench`: the authentication benchmarks (bench/auth.py)."""
+"""`python -m bench`: the authentication benchmarks (bench/auth.py), then EdDSA against
+HS256 (bench/signing.py)."""
 
-from bench.auth import main
+from bench import auth, signing
 
-main()
+auth.main()
+signing.main()

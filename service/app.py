@@ -20,14 +20,17 @@ from service.audit.routes import routes as audit_routes
 from service.auth.authenticator import Authenticator
 from service.auth.cache import CredentialCache
 from service.auth.jwt import JwtCodec
+from service.auth.keystore import SigningKeys
 from service.auth.lastused import LastUsedTracker
 from service.auth.passwords import PasswordHasher
 from service.auth.revocation import RevocationListener
+from service.auth.signing import HS256, KeyRing
 from service.config import Settings
 from service.console.routes import routes as console_routes
 from service.db import connect_direct, create_pool, jwt_secret, mask_dsn, migrate
 from service.front import front
 from service.login.routes import routes as login_routes
+from service.oauth.routes import routes as oauth_routes
 from service.pipes.routes import routes as pipe_routes
 from service.tokens.routes import routes as token_routes
 from service.users.routes import routes as user_routes
@@ -45,7 +48,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(authn_ctx)
     app.cleanup_ctx.append(audit_ctx)
     app.cleanup_ctx.append(abuse_ctx)
-    for table in (meta.routes, login_routes, user_routes, token_routes, pipe_routes,
+    for table in (meta.routes, login_routes, oauth_routes, user_routes, token_routes, pipe_routes,
                   console_routes, audit_routes):
         app.router.add_routes(table)
     return app
@@ -71,17 +74,27 @@ async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def auth_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The password hasher's thread pool and the JWT codec (its key may live in the database)."""
+    """The password hasher's thread pool and the JWT codec: its keys are the key pairs in the
+    database (made at first start, followed until the app stops), or the HS256 secret."""
     settings = app[keys.SETTINGS]
     hasher = PasswordHasher(settings)
     app[keys.HASHER] = hasher
-    async with app[keys.POOL].acquire() as conn:
-        secret = await jwt_secret(conn, settings)
-    app[keys.JWT] = JwtCodec(secret, settings.jwt_issuer, settings.jwt_ttl_seconds,
-                             previous_secret=settings.jwt_previous_secret)
+    signing_keys = None
+    if settings.jwt_algorithm == HS256:
+        async with app[keys.POOL].acquire() as conn:
+            secret = await jwt_secret(conn, settings)
+        ring = KeyRing.hmac(secret, settings.jwt_previous_secret)
+    else:
+        signing_keys = SigningKeys(app[keys.POOL], settings)
+        await signing_keys.start()
+        ring = signing_keys.ring
+    app[keys.SIGNING] = signing_keys
+    app[keys.JWT] = JwtCodec(ring, settings.issuer, settings.jwt_ttl_seconds, settings.audience)
     try:
         yield
     finally:
+        if signing_keys is not None:
+            await signing_keys.stop()
         hasher.close()
 
 
@@ -91,7 +104,12 @@ async def authn_ctx(app: web.Application) -> AsyncIterator[None]:
     pool = app[keys.POOL]
     cache = CredentialCache(settings.auth_cache_size, settings.auth_cache_ttl_seconds)
     tracker = LastUsedTracker(pool, settings.last_used_flush_seconds)
-    listener = RevocationListener(settings.listen_url, cache, pool)
+    signing_keys = app[keys.SIGNING]
+    notices = {}
+    if signing_keys is not None:
+        notices["keys"] = signing_keys.notice
+        signing_keys.on_retired = cache.clear
+    listener = RevocationListener(settings.listen_url, cache, pool, notices=notices)
     app[keys.AUTHN] = Authenticator(pool, app[keys.JWT], cache, tracker, settings.db_timeout)
     await listener.start()
     tracker.start()

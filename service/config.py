@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from service.envparse import ConfigError, env_int
 from service.validation import RESERVED_USERNAMES, USERNAME_PATTERN
@@ -150,6 +151,32 @@ def _log_format(env: Mapping[str, str]) -> str:
     return value
 
 
+JWT_ALGORITHMS = ("EdDSA", "ES256", "HS256")
+
+
+def _jwt_algorithm(env: Mapping[str, str], default: str) -> str:
+    raw = (env.get("JWT_ALGORITHM") or "").strip()
+    if not raw:
+        return default
+    for name in JWT_ALGORITHMS:
+        if raw.lower() == name.lower():
+            return name
+    raise ConfigError(f"JWT_ALGORITHM must be one of {', '.join(JWT_ALGORITHMS)}, got {raw!r}")
+
+
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    """An http(s) URL without query or fragment (RFC 8414 §2), its trailing slash dropped."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query \
+            or parts.fragment or "?" in raw or "#" in raw:
+        raise ConfigError(f"{name} must be an http:// or https:// URL without query or "
+                          f"fragment, got {raw!r}")
+    return raw.rstrip("/")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment. See README, "Configuration"."""
@@ -165,8 +192,13 @@ class Settings:
     admin_password: str | None = None
     jwt_secret: str | None = None
     jwt_previous_secret: str | None = None
-    jwt_issuer: str = "mrsm-tokens"
     jwt_ttl_seconds: int = 900
+    # Signing: EdDSA (Ed25519) or ES256 key pairs kept in the database, or HS256 with the secret.
+    jwt_algorithm: str = "EdDSA"
+    jwt_key_rotation_days: int = 90  # 0: never rotated automatically
+    key_encryption_key: str | None = None  # encrypts the stored private keys when set
+    issuer_url: str | None = None  # default: http://HOST:PORT
+    jwt_audience: str | None = None  # default: the issuer
     token_default_ttl_days: int = 366
     token_max_ttl_days: int | None = None
     # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
@@ -198,6 +230,23 @@ class Settings:
         else DATABASE_URL."""
         return self.listen_database_url or self.database_url or ""
 
+    @property
+    def issuer(self) -> str:
+        """`iss` of every JWT and the base of the metadata's endpoint URLs."""
+        if self.issuer_url:
+            return self.issuer_url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def jwt_issuer(self) -> str:
+        return self.issuer
+
+    @property
+    def audience(self) -> str:
+        """`aud` of every JWT, and the only one accepted."""
+        return self.jwt_audience or self.issuer
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -209,6 +258,9 @@ class Settings:
         jwt_secret = env.get("JWT_SECRET") or None
         if jwt_secret is not None and len(jwt_secret.encode()) < 32:
             raise ConfigError("JWT_SECRET must be at least 32 bytes (256 bits) long")
+        kek = env.get("KEY_ENCRYPTION_KEY") or None
+        if kek is not None and len(kek.encode()) < 32:
+            raise ConfigError("KEY_ENCRYPTION_KEY must be at least 32 bytes (256 bits) long")
         defaults = cls()
         try:
             abuse = AbuseSettings.from_env(env)
@@ -230,6 +282,13 @@ class Settings:
             admin_password=admin_password,
             jwt_secret=jwt_secret,
             jwt_previous_secret=env.get("JWT_PREVIOUS_SECRET") or None,
+            jwt_algorithm=_jwt_algorithm(env, defaults.jwt_algorithm),
+            jwt_key_rotation_days=env_int(env, "JWT_KEY_ROTATION_DAYS",
+                                          defaults.jwt_key_rotation_days, minimum=0,
+                                          maximum=MAX_TTL_DAYS),
+            key_encryption_key=kek,
+            issuer_url=_url(env, "ISSUER_URL"),
+            jwt_audience=(env.get("JWT_AUDIENCE") or "").strip() or None,
             jwt_ttl_seconds=env_int(env, "JWT_TTL_SECONDS", defaults.jwt_ttl_seconds, minimum=1,
                                  maximum=MAX_JWT_TTL_SECONDS),
             token_default_ttl_days=env_int(

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from service.abuse.guard import AbuseGuard
     from service.auth.authenticator import Authenticator
     from service.auth.jwt import JwtCodec
+    from service.auth.keystore import SigningKeys
     from service.auth.passwords import PasswordHasher
     from service.batches import BatchWriter
 
@@ -25,6 +26,8 @@ SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
 HASHER: web.AppKey[PasswordHasher] = web.AppKey("hasher")
 JWT: web.AppKey[JwtCodec] = web.AppKey("jwt")
+# Key pairs in the database; None under HS256 (the codec's ring then holds the secrets).
+SIGNING: web.AppKey[SigningKeys | None] = web.AppKey("signing_keys")
 AUTHN: web.AppKey[Authenticator] = web.AppKey("authenticator")
 ABUSE: web.AppKey[AbuseGuard] = web.AppKey("abuse")  # throttling and token limits
 AUDIT: web.AppKey[BatchWriter] = web.AppKey("audit")  # login events, written in batches

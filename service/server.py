@@ -15,6 +15,7 @@ from aiohttp import web
 from service import logs
 from service.app import create_app
 from service.auth.passwords import PasswordHasher
+from service.auth.signing import SealError
 from service.bootstrap import ensure_admin
 from service.config import ConfigError, Settings
 from service.db import connect_direct, migrate, rollback
@@ -136,6 +137,14 @@ def main(argv: list[str]) -> int:
         return 2
     configure_logging(settings)
     settings, _server = with_database(settings)
+    try:
+        return _run(settings, argv)
+    except SealError as err:  # the stored signing keys do not open with this environment
+        print(f"configuration error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(settings: Settings, argv: list[str]) -> int:
     if argv[:1] == ["worker"]:  # one of WORKERS=N processes, started by `supervise`
         run_worker(settings, reuse_port=True)
         return 0

@@ -17,6 +17,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from service.app import create_app
+from service.auth import keystore
 from service.config import AbuseSettings, Settings
 from tests.support.api import ADMIN_PASSWORD, Api
 from tests.support.cli import ROOT_PASSWORD, env_changes
@@ -25,8 +26,9 @@ from tests.support.servers import Server, run_server
 from tests.support.sidecars import is_tcp, run_postgres
 from tests.support.throttling import LIMITS, Backend
 
-# Tables every test starts without rows; the schema and the JWT key stay.
-KEEP_TABLES = {"schema_migrations", "service_settings"}
+# Tables every test starts without rows; the schema and the JWT keys stay (a service started
+# for the whole session keeps signing with its key).
+KEEP_TABLES = {"schema_migrations", "service_settings", "signing_keys"}
 # The admin a `start_service` process is started with (Server.admin).
 PROCESS_ADMIN = ("fault-admin", "fault-admin-password")
 
@@ -128,6 +130,21 @@ async def clean_tables(database_url: str) -> AsyncIterator[None]:
     finally:
         await conn.close()
     yield
+
+
+@pytest.fixture
+async def fresh_signing_keys(database_url: str) -> AsyncIterator[None]:
+    """No signing key at the start (the test's first service makes one), and a new default
+    one at the end, announced so that running services load it at once: for the tests that
+    rotate keys, seal them or change the algorithm."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("DELETE FROM signing_keys")
+        yield
+        await conn.execute("DELETE FROM signing_keys")
+        await keystore.ensure(conn, Settings())
+    finally:
+        await conn.close()
 
 
 @pytest.fixture

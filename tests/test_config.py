@@ -109,11 +109,32 @@ def test_access_log_off(value):
     ("RATE_LIMIT_INSTANCES", "0"), ("RATE_LIMIT_INSTANCES", "two"),
     ("LISTEN_DATABASE_URL", "db:5432/x"), ("LISTEN_DATABASE_URL", "mysql://db/x"),
     ("REDIS_PREFIX", "has space"), ("REDIS_PREFIX", "a{b}"), ("REDIS_PREFIX", "x" * 101),
+    ("JWT_ALGORITHM", "RS256"), ("JWT_ALGORITHM", "none"), ("JWT_KEY_ROTATION_DAYS", "-1"),
+    ("JWT_KEY_ROTATION_DAYS", "ninety"), ("KEY_ENCRYPTION_KEY", "short"),
+    ("ISSUER_URL", "auth.example.com"), ("ISSUER_URL", "ftp://auth.example.com"),
+    ("ISSUER_URL", "https://auth.example.com/?x=1"), ("ISSUER_URL", "https://a.test/#f"),
+    ("ISSUER_URL", "https://"),
 ])
 def test_bad_values_are_config_errors_naming_the_variable(name, value):
     with pytest.raises(ConfigError) as err:
         Settings.from_env({name: value})
     assert name in str(err.value)
+
+
+def test_signing_and_issuer_settings():
+    s = Settings.from_env({})
+    assert (s.jwt_algorithm, s.jwt_key_rotation_days, s.key_encryption_key) == ("EdDSA", 90,
+                                                                                None)
+    assert s.issuer == s.audience == "http://127.0.0.1:8000"
+    assert Settings.from_env({"HOST": "::1", "PORT": "9000"}).issuer == "http://[::1]:9000"
+    s = Settings.from_env({"JWT_ALGORITHM": "es256", "JWT_KEY_ROTATION_DAYS": "0",
+                           "KEY_ENCRYPTION_KEY": "k" * 32,
+                           "ISSUER_URL": "https://auth.example.com/mrsm/",
+                           "JWT_AUDIENCE": "pipes-api"})
+    assert (s.jwt_algorithm, s.jwt_key_rotation_days) == ("ES256", 0)
+    assert s.key_encryption_key == "k" * 32
+    assert s.issuer == s.jwt_issuer == "https://auth.example.com/mrsm"  # no trailing slash
+    assert s.audience == "pipes-api"
 
 
 def test_admin_username_and_password_go_together():

@@ -16,7 +16,7 @@ from hashlib import sha256
 
 import asyncpg
 
-from service.auth import apikeys, credentials
+from service.auth import apikeys, credentials, denylist
 from service.auth.cache import CredentialCache
 from service.auth.jwt import JwtCodec
 from service.auth.lastused import LastUsedTracker
@@ -74,6 +74,8 @@ class Authenticator:
                 return None
             exp = claims.expires_at
             async with self.pool.acquire(timeout=self._timeout) as conn:
+                if await denylist.is_revoked(conn, claims.jti):
+                    return None
                 principal = await credentials.principal_from_claims(conn, claims)
         else:
             return None

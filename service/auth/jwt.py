@@ -1,17 +1,14 @@
-"""Short-lived HS256 bearers issued by /login.
+"""Short-lived access tokens issued by /login: RFC 9068 JWTs signed by the key ring.
 
-Decoding (the part that decides what is trusted) is PyJWT's, with the algorithm pinned.
-Encoding is the compact serialisation of RFC 7515 written out here, byte for byte what
-`jwt.encode(claims, secret, algorithm="HS256")` gives (a test holds it to that): PyJWT
-re-examines the key (PEM and SSH patterns) on every call, which was a sixth of the cost of
-a client-credentials login.
+Decoding (the part that decides what is trusted) is PyJWT's, with the algorithm pinned to
+that of the key the header's `kid` names, and `typ`, `iss` and `aud` checked. Encoding is
+the compact serialisation of RFC 7515 written out here, byte for byte what `jwt.encode`
+gives (a test holds it to that): PyJWT re-examines the key on every call, which was a sixth
+of the cost of a client-credentials login.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -21,23 +18,17 @@ from datetime import UTC, datetime
 import jwt
 
 from service.auth.pipe_access import MAX_PATTERNS, Pattern
+from service.auth.signing import TYP, KeyRing, b64url
 
-ALGORITHM = "HS256"
-_REQUIRED = ["iss", "sub", "iat", "exp", "jti", "scope"]
 # RFC 9396: a JWT of a token bound to pipes carries
 #   "authorization_details": [{"type": "mrsm_pipes", "pipes": ["mqtt:garden/*/*", ...]}]
 PIPES_DETAIL = "mrsm_pipes"
 
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
+_REQUIRED = ["iss", "sub", "aud", "iat", "exp", "jti", "scope"]
 
 # PyJWT's JSON: no spaces. One encoder for every payload (json.dumps with options builds
-# a new one per call). The header is PyJWT's for HS256, its keys sorted.
+# a new one per call).
 _compact = json.JSONEncoder(separators=(",", ":")).encode
-_HEADER = _b64(json.dumps({"alg": ALGORITHM, "typ": "JWT"}, separators=(",", ":"),
-                          sort_keys=True).encode())
 
 
 @dataclass(frozen=True)
@@ -53,13 +44,16 @@ class Claims:
 
 
 class JwtCodec:
-    """Encodes with the current key; decodes with it or, during a rotation, the previous one."""
+    """Encodes with the key that signs now; decodes with any key the ring still accepts.
 
-    def __init__(self, secret: str, issuer: str, ttl_seconds: int,
-                 previous_secret: str | None = None) -> None:
-        self._signing_key = secret.encode("utf-8")
-        self._keys = [secret] + ([previous_secret] if previous_secret else [])
+    `keys` is shared with whoever keeps it current (service.auth.keystore for key pairs in
+    the database; `KeyRing.hmac` for HS256 secrets)."""
+
+    def __init__(self, keys: KeyRing, issuer: str, ttl_seconds: int,
+                 audience: str | None = None) -> None:
+        self.keys = keys
         self.issuer = issuer
+        self.audience = audience or issuer
         self.ttl_seconds = ttl_seconds
 
     def issue(
@@ -80,6 +74,7 @@ class JwtCodec:
         claims: dict = {
             "iss": self.issuer,
             "sub": str(user_id),
+            "aud": self.audience,
             "iat": now,
             "exp": exp,
             "jti": uuid.uuid4().hex,
@@ -87,6 +82,7 @@ class JwtCodec:
         }
         if token_id is not None:
             claims["tid"] = str(token_id)
+            claims["client_id"] = str(token_id)  # RFC 9068 §2.2: the client-credentials grant
         if password_version is not None:
             claims["pwv"] = password_version
         if pipes is not None:
@@ -94,12 +90,11 @@ class JwtCodec:
         return self.encode(claims), exp
 
     def encode(self, claims: dict) -> str:
-        """header.payload.signature, HMAC-SHA256 with the current key."""
+        """header.payload.signature, signed by the key that signs now (its `kid` in the header)."""
+        key = self.keys.signing(time.time())
         payload = _compact(claims).encode("utf-8")
-        signing_input = f"{_HEADER}.{_b64(payload)}"
-        signature = hmac.new(self._signing_key, signing_input.encode("ascii"),
-                             hashlib.sha256).digest()
-        return f"{signing_input}.{_b64(signature)}"
+        signing_input = f"{key.header}.{b64url(payload)}"
+        return f"{signing_input}.{b64url(key.sign(signing_input.encode('ascii')))}"
 
     def decode(self, token: str) -> Claims | None:
         """The claims of a valid, unexpired JWT we issued, or None."""
@@ -107,21 +102,21 @@ class JwtCodec:
             # A JWT is base64url and dots. Header bytes that are not UTF-8 reach us as
             # surrogates, on which PyJWT raises UnicodeEncodeError rather than a PyJWTError.
             return None
-        for key in self._keys:
-            try:
-                payload = jwt.decode(
-                    token,
-                    key,
-                    algorithms=[ALGORITHM],
-                    issuer=self.issuer,
-                    options={"require": _REQUIRED},
-                )
-            except jwt.InvalidSignatureError:
-                continue
-            except jwt.PyJWTError:
+        try:
+            header = jwt.get_unverified_header(token)
+            kid = header.get("kid")
+            if header.get("typ") != TYP or not isinstance(kid, str):
                 return None
-            return _claims(payload)
-        return None
+            key = self.keys.verifying(kid, time.time())
+            if key is None:
+                return None
+            # The algorithm is the key's, whatever the header says (no key confusion).
+            payload = jwt.decode(token, key.verify_key, algorithms=[key.alg],
+                                 issuer=self.issuer, audience=self.audience,
+                                 options={"require": _REQUIRED})
+        except jwt.PyJWTError:
+            return None
+        return _claims(payload)
 
 
 def _claims(payload: dict) -> Claims | None:

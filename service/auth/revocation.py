@@ -1,7 +1,9 @@
 """Hearing revocations: PostgreSQL LISTEN on 'mrsm_auth', on a connection of its own.
 
 While it hears, the credential cache is enabled and every notification drops
-the entries of the token or user it names. When the connection is lost (or a
+the entries of the token or user it names. Other kinds of notice ('keys:<kid>') go to the
+handler registered for them in `notices`, which is also called with '' on every
+(re)connection, since notices sent while we were deaf are lost. When the connection is lost (or a
 periodic ping fails) the cache is cleared and disabled at once, and the process
 keeps working from the database until it reconnects.
 
@@ -20,6 +22,7 @@ import logging
 import os
 import secrets
 import uuid
+from collections.abc import Callable, Mapping
 
 import asyncpg
 
@@ -35,10 +38,12 @@ class RevocationListener:
     """LISTEN on `dsn` (a direct connection); the echo is sent through `pool`."""
 
     def __init__(self, dsn: str, cache: CredentialCache, pool: asyncpg.Pool, *,
-                 ping_seconds: float = 2.0, retry_seconds: float = 1.0) -> None:
+                 ping_seconds: float = 2.0, retry_seconds: float = 1.0,
+                 notices: Mapping[str, Callable[[str], None]] | None = None) -> None:
         self._dsn = dsn
         self._cache = cache
         self._pool = pool
+        self._notices = dict(notices or {})
         self._ping_seconds = ping_seconds
         self._retry_seconds = retry_seconds
         self._task: asyncio.Task | None = None
@@ -70,6 +75,10 @@ class RevocationListener:
 
     def _on_notify(self, conn, pid, channel, payload: str) -> None:
         kind, _, ident = payload.partition(":")
+        handler = self._notices.get(kind)
+        if handler is not None:
+            handler(ident)
+            return
         try:
             key = uuid.UUID(ident)
         except ValueError:
@@ -147,6 +156,8 @@ class RevocationListener:
                 self._lost.clear()
                 await conn.add_listener(CHANNEL, self._on_notify)
                 await conn.add_listener(self._echo_channel, self._on_echo)
+                for handler in self._notices.values():
+                    handler("")
                 while not self._lost.is_set():
                     next_ping = loop.time() + self._ping_seconds
                     why = await self._echo()

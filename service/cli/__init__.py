@@ -12,6 +12,8 @@
     mrsm show data CK MK [LK]    a pipe's rows (--begin, --end, --csv)
     mrsm start api               run the service (as `python -m service`)
     mrsm migrate [down N]        apply (or undo) database migrations
+    mrsm introspect TOKEN        is a JWT or API key active, and what may it do
+    mrsm rotate signing-key      publish a new JWT signing key (sql: only)
 
 `--instance sql:main` (the default) works straight on the database named by
 DATABASE_URL, as its operator; `--instance api:NAME` talks to a running service.
@@ -26,7 +28,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from service.cli import pipes, tokens, users
+from service.cli import oauth, pipes, tokens, users
 from service.cli.context import Context
 from service.cli.prompts import CliError
 from service.sdk.base import InstanceError
@@ -87,6 +89,8 @@ COMMANDS: dict[tuple[str, str | None], Callable[[Context], int]] = {
     ("show", "data"): pipes.data,
     ("start", "api"): _start_api,
     ("migrate", None): _migrate,
+    ("introspect", None): oauth.introspect,
+    ("rotate", None): oauth.rotate,
 }
 
 
@@ -135,15 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _resolve(words: list[str]) -> tuple[Callable[[Context], int], list[str]]:
     action = words[0].lower()
-    if action == "migrate":
-        return COMMANDS[("migrate", None)], words[1:]
+    if (action, None) in COMMANDS:  # one-word commands: migrate, introspect, rotate
+        return COMMANDS[(action, None)], words[1:]
     noun = _NOUNS.get(words[1].lower()) if len(words) > 1 else None
     command = COMMANDS.get((action, noun))
     if command is None:
         raise CliError(f"Unknown command: {' '.join(words[:2])} (try: register token, "
                        "show tokens, edit token, invalidate token, delete token, "
                        "register user, show users, edit user, delete user, show pipes, "
-                       "register pipe, delete pipe, show data, start api, migrate).")
+                       "register pipe, delete pipe, show data, start api, migrate, "
+                       "introspect, rotate signing-key).")
     return command, words[2:]
 
 

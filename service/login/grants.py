@@ -21,7 +21,7 @@ from service.abuse.throttle import Subject
 from service.audit import recorder as audit
 from service.auth.apikeys import parse_client_id
 from service.auth.jwt import PIPES_DETAIL, expires_iso
-from service.auth.principal import user_scopes
+from service.auth.principal import Principal, user_scopes
 from service.auth.scopes import order
 from service.users import repo as users_repo
 
@@ -108,7 +108,7 @@ async def password_grant(request: web.Request, params: dict[str, str]) -> web.Re
     # Unknown users cost one argon2 verification too: same body, about the same time.
     ok = await hasher.verify(user["password_hash"] if user else None, params["password"])
     if not ok or user is None:
-        await _failed(request, source, PASSWORD, Subject.user(params["username"]),
+        await record_failure(request, source, PASSWORD, Subject.user(params["username"]),
                       reason="wrong_password" if user else "unknown_user",
                       user_id=user["id"] if user else None,
                       username=user["username"] if user else None)
@@ -124,7 +124,11 @@ async def password_grant(request: web.Request, params: dict[str, str]) -> web.Re
     return _granted(token, exp, scopes, _now())
 
 
-async def client_credentials_grant(request: web.Request, params: dict[str, str]) -> web.Response:
+async def authenticate_client(request: web.Request, params: dict[str, str],
+                              grant: str = CLIENT_CREDENTIALS) -> tuple[Principal, str]:
+    """The token a client authenticates as, and the source it called from: its client ID
+    and secret in Basic or in the body, throttled, its networks and rate limit applied, a
+    failure audited and counted under `grant`. OAuthError invalid_client (401) for bad ones."""
     basic = _basic_credentials(request)
     if basic is not None:
         if "client_id" in params or "client_secret" in params:
@@ -141,16 +145,22 @@ async def client_credentials_grant(request: web.Request, params: dict[str, str])
     source = source_text(address)
     guard.check_blocked(source, client_id)  # 429 when blocked
     if client_id is None:
-        await _failed(request, source, CLIENT_CREDENTIALS, None, reason="malformed_client_id")
+        await record_failure(request, source, grant, None, reason="malformed_client_id")
         raise _invalid_client(basic=basic is not None)
     principal = await app[keys.AUTHN].verify_client(client_id, secret)
     # The token's networks and rate limit apply here as to its API key.
     if principal is None or not await guard.admit(principal.token_id, principal.rate_limit,
                                                   principal.allowed_cidrs, address):
-        await _failed(request, source, CLIENT_CREDENTIALS, Subject.client(client_id),
+        await record_failure(request, source, grant, Subject.client(client_id),
                       reason="wrong_secret" if principal is None else "network",
                       client_id=client_id)
         raise _invalid_client(basic=basic is not None)
+    return principal, source
+
+
+async def client_credentials_grant(request: web.Request, params: dict[str, str]) -> web.Response:
+    principal, source = await authenticate_client(request, params)
+    app = request.app
     scopes = _narrow(params, principal.scopes)
     pipes = principal.pipes.texts() if principal.pipes is not None else None
     token, exp = app[keys.JWT].issue(user_id=principal.user_id, scopes=scopes,
@@ -169,9 +179,10 @@ def _source(request: web.Request) -> str:
     return counted_source(request, request.app[keys.SETTINGS].abuse)
 
 
-async def _failed(request: web.Request, source: str, grant: str, subject: Subject | None, *,
-                  reason: str, user_id: uuid.UUID | None = None, username: str | None = None,
-                  client_id: uuid.UUID | None = None) -> None:
+async def record_failure(request: web.Request, source: str, grant: str,
+                         subject: Subject | None, *, reason: str,
+                         user_id: uuid.UUID | None = None, username: str | None = None,
+                         client_id: uuid.UUID | None = None) -> None:
     """Audit a failed login, then count it (a 429 or 503 from the throttle passes on)."""
     app = request.app
     async with app[keys.POOL].acquire() as conn:

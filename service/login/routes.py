@@ -45,7 +45,10 @@ class TokenResponseSchema(ma.Schema):
                        "[{\"type\": \"mrsm_pipes\", \"pipes\": [patterns]}]"})
 
 
-async def _form(request: web.Request) -> dict[str, str]:
+async def read_form(request: web.Request,
+                    names: tuple[str, ...] = _PARAMS) -> dict[str, str]:
+    """The form's parameters among `names`: each at most once and not empty, no secret in
+    the query string (RFC 6749 §3.2, §2.3.1); OAuthError invalid_request otherwise."""
     if request.content_type != "application/x-www-form-urlencoded":
         raise OAuthError("invalid_request",
                          "Send the parameters as application/x-www-form-urlencoded.")
@@ -58,7 +61,7 @@ async def _form(request: web.Request) -> dict[str, str]:
     except LookupError:  # "charset=bogus" in the Content-Type: was a 500
         raise OAuthError("invalid_request", "The form's charset is unknown.") from None
     params: dict[str, str] = {}
-    for name in _PARAMS:
+    for name in names:
         values = form.getall(name, [])
         if len(values) > 1:
             raise OAuthError("invalid_request", f"The parameter '{name}' is repeated.")
@@ -77,7 +80,7 @@ async def _form(request: web.Request) -> dict[str, str]:
 async def login(request: web.Request) -> web.Response:
     grant = None
     try:
-        params = await _form(request)
+        params = await read_form(request)
         grant = params.get("grant_type")
         if grant is None:
             raise OAuthError("invalid_request", "Missing parameter: grant_type.")

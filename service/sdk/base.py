@@ -205,6 +205,11 @@ class BaseConnector:
         """PATCH /users/{username}: `changes` holds any of `password`, `type`, `scopes`."""
         raise NotImplementedError
 
+    async def aintrospect(self, token: str) -> dict:
+        """POST /introspect (RFC 7662): `{"active": false}`, or the active credential's
+        claims (`scope`, `sub`, `username`, `client_id`, `token_type`, `exp`, ...)."""
+        raise NotImplementedError
+
     async def aresolve_token_id(self, given: str) -> str:
         """The full ID of the token that `given` names: its ID, or a unique prefix of it
         (8 characters at least, without regard to case or hyphens) among the tokens this connector

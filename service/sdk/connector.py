@@ -30,6 +30,11 @@ class Connector(BaseConnector):
         full = run(self.aresolve_token_id(str(token_id)))
         return Token.from_dict(run(self.aget_token(full)), instance=self)
 
+    def introspect(self, token: str) -> dict:
+        """Whether a JWT or API key is active, and what it may do (RFC 7662's answer):
+        `{"active": False}` for anything expired, revoked, unknown or not yours to see."""
+        return run(self.aintrospect(str(token)))
+
     def get_users(self) -> list[User]:
         return [User.from_dict(item, instance=self) for item in run(self.alist_users())]
 

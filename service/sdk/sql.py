@@ -18,12 +18,17 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from service.auth import keystore
+from service.auth.authenticator import Authenticator
+from service.auth.cache import CredentialCache
+from service.auth.lastused import LastUsedTracker
 from service.auth.passwords import PasswordHasher
 from service.auth.scopes import SCOPES, order
 from service.config import ConfigError, Settings
 from service.db import create_pool, mask_dsn
 from service.embedded import with_database
 from service.errors import ApiError
+from service.oauth import ops as oauth_ops
 from service.sdk.base import InstanceError, keep_open, on_sdk_loop
 from service.sdk.config import connector_type, instance_config
 from service.sdk.connector import Connector
@@ -161,6 +166,36 @@ class SQLConnector(SQLPipes, Connector):
                 "never_expires_allowed": settings.token_max_ttl_days is None,
                 "jwt_ttl_seconds": settings.jwt_ttl_seconds,
                 "scopes": [{"name": n, "description": d} for n, d in SCOPES.items()]}
+
+    async def aintrospect(self, token: str) -> dict:
+        """As the operator (an admin): any credential's claims, checked as the service would."""
+        settings = self.settings
+        async with self._connection(transaction=False) as conn:
+            codec = await oauth_ops.codec_for(conn, settings)
+        shared = on_sdk_loop()
+        pool = await self._shared_pool() if shared else await self._new_pool()
+        try:
+            # The service's own check, without its cache (disabled: nothing listens for
+            # revocations here) and without writing last-used times (never flushed).
+            authn = Authenticator(pool, codec, CredentialCache(0, 0),
+                                  LastUsedTracker(pool, 3600), settings.db_timeout)
+            return await oauth_ops.introspect(authn.verify, ops.OPERATOR, token,
+                                              settings.issuer)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+            raise InstanceError(f"Database error: {err}") from None
+        finally:
+            if not shared:
+                await pool.close()
+
+    async def arotate_signing_key(self) -> dict:
+        """`mrsm rotate signing-key`: publish a new key pair; it signs after the overlap."""
+        settings = self.settings
+        try:
+            async with self._connection(transaction=False) as conn:
+                kid, delay = await keystore.rotate(conn, settings)
+        except ValueError as err:
+            raise InstanceError(str(err)) from None
+        return {"kid": kid, "signs_in_seconds": delay}
 
     async def acreate_token(self, body: dict) -> dict:
         data = dict(self._validate(TokenCreateSchema(), body))

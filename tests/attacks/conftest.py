@@ -10,5 +10,6 @@ from tests.support.attacks import JWT_KEY, without_throttling
 
 @pytest.fixture
 async def client(aiohttp_client, make_settings):
-    """The app signing with JWT_KEY (so tests can forge tokens with and without it)."""
-    return await aiohttp_client(create_app(without_throttling(make_settings(jwt_secret=JWT_KEY))))
+    """The app signing HS256 with JWT_KEY (so tests can forge tokens with and without it)."""
+    settings = make_settings(jwt_algorithm="HS256", jwt_secret=JWT_KEY)
+    return await aiohttp_client(create_app(without_throttling(settings)))

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 
 import jwt
 import pytest
 
 from tests.support.api import ADMIN_PASSWORD
-from tests.support.attacks import JWT_KEY
+from tests.support.attacks import JWT_KEY, JWT_KID, b64, forge_hs256
 
-
-def b64(data: dict) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+OURS = {"kid": JWT_KID, "typ": "at+jwt"}  # the header the service writes under HS256
 
 
 async def me_status(client, token: str) -> tuple[int, dict]:
@@ -23,11 +19,12 @@ async def me_status(client, token: str) -> tuple[int, dict]:
 
 
 @pytest.fixture
-async def alice(api) -> dict:
+async def alice(api, settings) -> dict:
     """alice's user row and a set of valid claims for her (a password grant)."""
     user = await api.create_user("alice")
     now = int(time.time())
-    claims = {"iss": "mrsm-tokens", "sub": str(user["id"]), "iat": now, "exp": now + 600,
+    claims = {"iss": settings.issuer, "aud": settings.audience, "sub": str(user["id"]),
+              "iat": now, "exp": now + 600,
               "jti": "j1", "scope": "read:tokens", "pwv": user["password_version"]}
     return {"user": user, "claims": claims}
 
@@ -40,14 +37,14 @@ async def assert_refused(client, token: str) -> None:
 
 async def test_a_correctly_signed_forgery_is_accepted_so_the_others_test_something(client,
                                                                                    alice):
-    token = jwt.encode(alice["claims"], JWT_KEY, algorithm="HS256")
+    token = forge_hs256(alice["claims"])
     status, body = await me_status(client, token)
     assert status == 200 and body["username"] == "alice"
 
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
 async def test_alg_none_is_refused(client, alice, alg):
-    unsigned = f"{b64({'alg': alg, 'typ': 'JWT'})}.{b64(alice['claims'])}."
+    unsigned = f"{b64({'alg': alg, **OURS})}.{b64(alice['claims'])}."
     await assert_refused(client, unsigned)
     # ... also with a signature part that is not empty
     await assert_refused(client, unsigned + "c2lnbmF0dXJl")
@@ -56,25 +53,24 @@ async def test_alg_none_is_refused(client, alice, alg):
 @pytest.mark.parametrize("alg", ["HS384", "HS512"])
 async def test_switching_to_another_hmac_algorithm_is_refused(client, alice, alg):
     """Same key, other algorithm: accepted only if the algorithm were not pinned."""
-    await assert_refused(client, jwt.encode(alice["claims"], JWT_KEY, algorithm=alg))
+    await assert_refused(client, forge_hs256(alice["claims"], algorithm=alg))
 
 
 async def test_an_rs256_header_over_an_hmac_signature_is_refused(client, alice):
     """Key confusion: the header claims RS256, the bytes are HMAC'ed with our key."""
-    good = jwt.encode(alice["claims"], JWT_KEY, algorithm="HS256")
+    good = forge_hs256(alice["claims"])
     _, payload, signature = good.split(".")
-    await assert_refused(client, f"{b64({'alg': 'RS256', 'typ': 'JWT'})}.{payload}.{signature}")
+    await assert_refused(client, f"{b64({'alg': 'RS256', **OURS})}.{payload}.{signature}")
 
 
 async def test_a_tampered_signature_or_payload_is_refused(client, alice):
-    good = jwt.encode(alice["claims"], JWT_KEY, algorithm="HS256")
+    good = forge_hs256(alice["claims"])
     header, payload, signature = good.split(".")
     flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
     await assert_refused(client, f"{header}.{payload}.{flipped}")
     wider = {**alice["claims"], "scope": "read:tokens write:users read:users"}
     await assert_refused(client, f"{header}.{b64(wider)}.{signature}")
-    await assert_refused(client, jwt.encode(alice["claims"], "some-other-key-" + "x" * 32,
-                                            algorithm="HS256"))
+    await assert_refused(client, forge_hs256(alice["claims"], "some-other-key-" + "x" * 32))
 
 
 @pytest.mark.parametrize("change", [
@@ -85,24 +81,26 @@ async def test_a_tampered_signature_or_payload_is_refused(client, alice):
 async def test_expired_and_not_yet_valid_jwts_are_refused(client, alice, change):
     now = int(time.time())
     claims = {**alice["claims"], **{k: now + v for k, v in change.items()}}
-    await assert_refused(client, jwt.encode(claims, JWT_KEY, algorithm="HS256"))
+    await assert_refused(client, forge_hs256(claims))
 
 
 @pytest.mark.parametrize("claims_change", [
     {"iss": "someone-else"},
+    {"aud": "another-service"},
+    {"aud": ["another-service"]},
     {"sub": "not-a-uuid"},
     {"pwv": 2},  # a password version alice does not have (the password was changed)
     {"tid": "00000000-0000-4000-8000-000000000000"},  # both grants at once
 ])
 async def test_claims_we_did_not_issue_are_refused(client, alice, claims_change):
     claims = {**alice["claims"], **claims_change}
-    await assert_refused(client, jwt.encode(claims, JWT_KEY, algorithm="HS256"))
+    await assert_refused(client, forge_hs256(claims))
 
 
-@pytest.mark.parametrize("missing", ["exp", "iat", "sub", "iss", "scope", "jti"])
+@pytest.mark.parametrize("missing", ["exp", "iat", "sub", "iss", "aud", "scope", "jti"])
 async def test_a_jwt_without_a_required_claim_is_refused(client, alice, missing):
     claims = {k: v for k, v in alice["claims"].items() if k != missing}
-    await assert_refused(client, jwt.encode(claims, JWT_KEY, algorithm="HS256"))
+    await assert_refused(client, forge_hs256(claims))
 
 
 async def test_a_jwt_dies_with_its_invalidated_token(client, api, admin_headers):
@@ -145,8 +143,20 @@ async def test_a_password_jwt_dies_when_the_password_changes(client, api):
     await assert_refused(client, old)
 
 
-async def test_the_admin_fixture_bearer_is_not_a_forgery(client, api):
+async def test_the_admin_fixture_bearer_is_not_a_forgery(client, api, settings):
     """The real /login signs with the key the forgeries use: they are refused for cause."""
     await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
     token = await api.login("admin", ADMIN_PASSWORD)
-    assert jwt.decode(token, JWT_KEY, algorithms=["HS256"], issuer="mrsm-tokens")["sub"]
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", **OURS}
+    assert jwt.decode(token, JWT_KEY, algorithms=["HS256"], issuer=settings.issuer,
+                      audience=settings.audience)["sub"]
+
+
+@pytest.mark.parametrize("header", [
+    {"kid": "hs256-unknown"},  # a key we never had
+    {"kid": None},  # no kid at all
+    {"typ": "JWT"},  # not an access token (RFC 9068: typ at+jwt)
+    {"typ": None},
+])
+async def test_a_header_without_our_kid_or_typ_is_refused(client, alice, header):
+    await assert_refused(client, forge_hs256(alice["claims"], **header))

@@ -1,4 +1,4 @@
-"""Rotating the JWT signing key without logging everyone out (README, "Rotating the JWT key")."""
+"""Rotating the HS256 secret without logging everyone out (JWT_SECRET, JWT_PREVIOUS_SECRET)."""
 
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ async def me(client, headers) -> int:
 async def test_rotation_accepts_the_previous_key_until_it_is_dropped(aiohttp_client, api,
                                                                    make_settings):
     await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
-    before = await aiohttp_client(create_app(make_settings(jwt_secret=OLD)))
+    before = await aiohttp_client(create_app(make_settings(jwt_algorithm="HS256", jwt_secret=OLD)))
     old_bearer = await login(before)
 
     # Step 1: new key, old one still accepted. Both bearers work; new ones use the new key.
-    during = await aiohttp_client(create_app(make_settings(jwt_secret=NEW,
+    during = await aiohttp_client(create_app(make_settings(jwt_algorithm="HS256", jwt_secret=NEW,
                                                            jwt_previous_secret=OLD)))
     assert await me(during, old_bearer) == 200
     new_bearer = await login(during)
@@ -37,7 +37,7 @@ async def test_rotation_accepts_the_previous_key_until_it_is_dropped(aiohttp_cli
     assert await me(before, new_bearer) == 401  # signed with the new key, not the old
 
     # Step 2, one JWT lifetime later: the previous key goes; its bearers are refused.
-    after = await aiohttp_client(create_app(make_settings(jwt_secret=NEW)))
+    after = await aiohttp_client(create_app(make_settings(jwt_algorithm="HS256", jwt_secret=NEW)))
     assert await me(after, new_bearer) == 200
     resp = await after.get("/users/me", headers=old_bearer)
     assert resp.status == 401
@@ -48,7 +48,8 @@ async def test_rotating_away_from_the_key_stored_in_the_database(aiohttp_client,
                                                                  make_settings, database_url):
     """Without JWT_SECRET the key lives in service_settings; it becomes JWT_PREVIOUS_SECRET."""
     await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
-    stored_app = await aiohttp_client(create_app(make_settings(jwt_secret=None)))
+    stored_app = await aiohttp_client(create_app(make_settings(jwt_algorithm="HS256",
+                                                               jwt_secret=None)))
     bearer = await login(stored_app)
     conn = await asyncpg.connect(database_url)
     try:
@@ -56,18 +57,18 @@ async def test_rotating_away_from_the_key_stored_in_the_database(aiohttp_client,
             "SELECT value FROM service_settings WHERE key = 'jwt_secret'")
     finally:
         await conn.close()
-    rotated = await aiohttp_client(create_app(make_settings(jwt_secret=NEW,
+    rotated = await aiohttp_client(create_app(make_settings(jwt_algorithm="HS256", jwt_secret=NEW,
                                                             jwt_previous_secret=stored)))
     assert await me(rotated, bearer) == 200
-    dropped = await aiohttp_client(create_app(make_settings(jwt_secret=NEW)))
+    dropped = await aiohttp_client(create_app(make_settings(jwt_algorithm="HS256", jwt_secret=NEW)))
     assert await me(dropped, bearer) == 401
 
 
 async def test_api_keys_do_not_depend_on_the_signing_key(aiohttp_client, api, make_settings):
     await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
-    before = await aiohttp_client(create_app(make_settings(jwt_secret=OLD)))
+    before = await aiohttp_client(create_app(make_settings(jwt_algorithm="HS256", jwt_secret=OLD)))
     resp = await before.post("/tokens", json={"label": "survives-rotation"},
                              headers=await login(before))
     key = {"Authorization": (await resp.json())["api_key"]}
-    after = await aiohttp_client(create_app(make_settings(jwt_secret=NEW)))
+    after = await aiohttp_client(create_app(make_settings(jwt_algorithm="HS256", jwt_secret=NEW)))
     assert await me(after, key) == 200

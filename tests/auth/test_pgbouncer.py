@@ -25,7 +25,8 @@ def pgbouncer(tcp_database_url):
 def behind(pgbouncer, tcp_database_url: str) -> dict[str, str]:
     # PgBouncer 1.18 (Debian 12) keeps no prepared statements across transactions: a
     # LISTEN_DATABASE_URL of its own turns asyncpg's statement cache off by default.
-    return {"DATABASE_URL": pgbouncer.url(tcp_database_url), "LISTEN_DATABASE_URL": tcp_database_url}
+    return {"DATABASE_URL": pgbouncer.url(tcp_database_url),
+            "LISTEN_DATABASE_URL": tcp_database_url}
 
 
 def test_a_key_revoked_through_one_instance_is_refused_by_the_other_within_a_second(

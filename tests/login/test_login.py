@@ -18,7 +18,6 @@ from tests.support.assertions import (
     claims_of,
     connect,
     header_of,
-    jwt_key,
 )
 
 RESPONSE_KEYS = {"access_token", "token_type", "expires_in", "expires", "scope"}
@@ -79,10 +78,13 @@ async def test_password_grant(api, alice, settings, database_url):
     assert claims["exp"] - claims["iat"] == settings.jwt_ttl_seconds
     assert abs(claims["iat"] - datetime.now(UTC).timestamp()) < 60
     assert claims["scope"] == body["scope"]
-    assert header_of(body["access_token"])["alg"] == "HS256"
-    # Signed with the service's key, HS256.
-    jwt.decode(body["access_token"], await jwt_key(database_url), algorithms=["HS256"],
-               issuer=settings.jwt_issuer)
+    header = header_of(body["access_token"])
+    assert header["alg"] == "EdDSA" and header["typ"] == "at+jwt" and header["kid"]
+    # Signed with the service's key, which its JWKS publishes.
+    published = await (await api.client.get("/.well-known/jwks.json")).json()
+    key = jwt.PyJWKSet.from_dict(published)[header["kid"]]
+    jwt.decode(body["access_token"], key, algorithms=["EdDSA"], issuer=settings.issuer,
+               audience=settings.audience)
     assert (await api.client.get("/users/me", headers=bearer(body["access_token"]))).status == 200
 
 
@@ -110,6 +112,7 @@ async def test_client_credentials_in_body(api, alice, settings):
     assert body["scope"] == "read:pipes read:tokens"
     claims = claims_of(body["access_token"])
     assert claims["tid"] == token["id"] and claims["sub"] == str(alice["id"])
+    assert claims["client_id"] == token["id"]
     assert claims["iss"] == settings.jwt_issuer and "jti" in claims and "iat" in claims
     assert "WWW-Authenticate" not in (await login(api, client_form(token))).headers
 

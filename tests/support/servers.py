@@ -31,6 +31,9 @@ CHEAP_ARGON2 = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "8", "ARGON2_PARA
 SERVICE = (sys.executable, "-m", "service")
 # What the service logs when its output is discarded, unless `env` says otherwise.
 QUIET = {"LOG_LEVEL": "WARNING", "ACCESS_LOG": "0"}
+# One issuer for every process a test starts, as for the instances of one deployment (a
+# JWT names its issuer, and each process would otherwise take its own from its port).
+ISSUER_URL = "http://mrsm.test"
 
 
 def free_port() -> int:
@@ -173,7 +176,8 @@ def run_server(database_url: str, *, port: int | None = None, workers: int | Non
     SIGKILL after `stop_timeout` seconds).
 
     Its environment is os.environ with cheap argon2 parameters, DATABASE_URL, HOST, PORT,
-    WORKERS (when `workers` is given), then `env` (a value of None removes a variable).
+    ISSUER_URL (the same for every process), WORKERS (when `workers` is given), then `env`
+    (a value of None removes a variable).
     stdout and stderr go to the file `log` when given (`Server.log()` reads it); otherwise
     they are discarded, and the service logs only warnings, with no access lines (QUIET),
     unless `env` sets LOG_LEVEL or ACCESS_LOG.
@@ -181,7 +185,7 @@ def run_server(database_url: str, *, port: int | None = None, workers: int | Non
     port = port or free_port()
     changes: dict[str, str | None] = {**CHEAP_ARGON2, **({} if log else QUIET),
                                       "DATABASE_URL": database_url, "HOST": "127.0.0.1",
-                                      "PORT": str(port)}
+                                      "PORT": str(port), "ISSUER_URL": ISSUER_URL}
     if workers is not None:
         changes["WORKERS"] = str(workers)
     changes.update(env)

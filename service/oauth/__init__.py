@@ -1,0 +1,1 @@
+"""The OAuth2 authorization server around /login: its metadata, JWKS, introspection, revocation."""
