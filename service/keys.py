@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from service.auth.jwt import JwtCodec
     from service.auth.passwords import PasswordHasher
     from service.batches import BatchWriter
+    from service.pipes.ingest import GroupWriter
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
@@ -28,6 +29,7 @@ JWT: web.AppKey[JwtCodec] = web.AppKey("jwt")
 AUTHN: web.AppKey[Authenticator] = web.AppKey("authenticator")
 ABUSE: web.AppKey[AbuseGuard] = web.AppKey("abuse")  # throttling and token limits
 AUDIT: web.AppKey[BatchWriter] = web.AppKey("audit")  # login events, written in batches
+INGEST: web.AppKey[GroupWriter] = web.AppKey("ingest")  # pipe rows, written in groups
 
 # Per request.
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -164,18 +164,17 @@ async def post_rows(request: web.Request) -> web.Response:
     keys_ = path_keys(request)
     query = load_query(request, WriteQuerySchema())
     timestamps, values = parse_rows(await read_json(request))
-    async with request.app[keys.POOL].acquire() as conn:
-        try:
-            # One statement, hence one transaction: every row lands or none does.
-            written = await repo.upsert_rows(conn, *keys_, timestamps, values)
-            if written is None and query["create"]:
-                # First write of a new pipe: register it and write, together.
-                async with conn.transaction():
-                    # ON CONFLICT DO NOTHING: two devices creating the same pipe both succeed.
-                    await repo.insert(conn, *keys_, {})
-                    written = await repo.upsert_rows(conn, *keys_, timestamps, values)
-        except asyncpg.ForeignKeyViolationError:
-            written = None  # the pipe was deleted while we wrote
+    try:
+        # Written with the other requests waiting, in one transaction; answered once committed.
+        written = await request.app[keys.INGEST].write(keys_, timestamps, values,
+                                                       create=query["create"])
+    except asyncpg.ForeignKeyViolationError:
+        written = None  # the pipe was deleted while we wrote
+    except asyncpg.IntegrityConstraintViolationError:
+        # A row the table refuses, e.g. a timestamp outside every partition of pipe_rows.
+        raise ApiError(422, "validation_error", "The database refused these rows (for "
+                       "example a timestamp outside the stored ranges); nothing was written.",
+                       fields={"_schema": ["refused by the database"]}) from None
     if written is None:
         raise ApiError(404, "not_found",
                        "No such pipe; register it first, or write with ?create=true.")
