@@ -184,7 +184,7 @@ async def test_rows_of_one_request_land_in_the_partitions_of_their_times(
     """The suite runs on both tables (tests/pipes/conftest.py): this is the partitioned one."""
     conn = await asyncpg.connect(database_url)
     try:
-        kind = await conn.fetchval("SELECT relkind FROM pg_class WHERE relname = 'pipe_rows'")
+        kind = await conn.fetchval("SELECT relkind::text FROM pg_class WHERE relname = 'pipe_rows'")
         assert await write(client, owner_headers, hourly(24)) == {"inserted": 24, "updated": 0}
         places = await conn.fetch("SELECT tableoid::regclass::text AS part, count(*) "
                                   "FROM pipe_rows GROUP BY 1 ORDER BY 1")
