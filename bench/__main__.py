@@ -1,5 +1,7 @@
-"""`python -m bench`: the authentication benchmarks (bench/auth.py)."""
+"""`python -m bench`: the authentication benchmarks (bench/auth.py), then pipe ingest
+(bench/pipes_ingest.py)."""
 
-from bench.auth import main
+from bench import auth, pipes_ingest
 
-main()
+auth.main()
+pipes_ingest.main()
