@@ -154,7 +154,10 @@ class GroupWriter:
                 if self._max_delay and self._queued_rows() < self._max_rows:
                     await asyncio.sleep(self._max_delay)  # gather more
                 continue
-            await self._write_group(self._take())
+            try:
+                await self._write_group(self._take())
+            except Exception:  # a bug must not leave every later request waiting for ever
+                log.exception("the writer of pipe rows failed a group")
 
     def _queued_rows(self) -> int:
         return sum(len(p.timestamps) for p in self._queue)
@@ -223,7 +226,9 @@ class GroupWriter:
 def _settle(pending: Pending, result: Written | BaseException) -> None:
     if pending.future.done():  # its caller stopped waiting
         return
-    if isinstance(result, BaseException):
+    if isinstance(result, asyncio.CancelledError):
+        pending.future.cancel()
+    elif isinstance(result, BaseException):
         pending.future.set_exception(result)
     else:
         pending.future.set_result(result)

@@ -81,7 +81,8 @@ WITH pipe AS (
     ON CONFLICT (pipe_id, ts) DO NOTHING
     RETURNING pipe_id, ts
 ), replaced AS (
-    UPDATE pipe_rows t SET "values" = input.v FROM input
+    UPDATE pipe_rows t SET "values" = input.v
+    FROM (SELECT * FROM input ORDER BY pipe_id, ts) AS input
     WHERE t.pipe_id = input.pipe_id AND t.ts = input.ts
     RETURNING input.k
 ), counts AS (

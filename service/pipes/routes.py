@@ -170,6 +170,11 @@ async def post_rows(request: web.Request) -> web.Response:
                                                        create=query["create"])
     except asyncpg.ForeignKeyViolationError:
         written = None  # the pipe was deleted while we wrote
+    except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+        # Another writer took the same rows in another order: nothing was written, and the
+        # same request sent again succeeds.
+        raise ApiError(503, description="The rows were contended; send them again.",
+                       headers={"Retry-After": "1"}) from None
     except asyncpg.IntegrityConstraintViolationError:
         # A row the table refuses, e.g. a timestamp outside every partition of pipe_rows.
         raise ApiError(422, "validation_error", "The database refused these rows (for "
