@@ -254,3 +254,19 @@ async def test_sequential_writes_are_written_one_group_each(client, owner_header
         resp = await client.post(DATA, headers=owner_headers, json=hourly(1, start=hour))
         assert resp.status == 200
     assert writer.groups - groups == 3  # nothing waits for company when idle
+
+
+async def test_closing_the_writer_writes_what_waits_first(client, owner_headers, holder):
+    """At shutdown the group being written is finished and the queued requests written,
+    before the writer stops (and before the pool closes after it)."""
+    held = await holder.hold()
+    await holder.send(DATA, hourly(1, start=1, v="queued"))
+    closing = asyncio.create_task(holder.writer.close())
+    await asyncio.sleep(0)  # let close() begin while the group is held
+    assert not closing.done()
+    [queued] = await holder.release()
+    await closing
+    assert await held == (200, {"inserted": 0, "updated": 1})
+    assert queued == (200, {"inserted": 1, "updated": 0})
+    with pytest.raises(RuntimeError, match="not running"):
+        await holder.writer.write(("sql:main", "temperature", "lab.1"), [], [], create=False)
