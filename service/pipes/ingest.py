@@ -112,7 +112,7 @@ class GroupWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._closing = False
-        self.groups = 0  # transactions written, for /metrics
+        self.groups = 0  # transactions written (for diagnostics and tests)
         self.requests = 0  # requests written in them
 
     @property
