@@ -60,22 +60,24 @@ def _lua(method: str, body: str | None, headers: dict[str, str]) -> str:
 
 def run(name: str, url: str, *, seconds: int, threads: int = 2, connections: int = 16,
         method: str = "GET", body: str | None = None,
-        headers: dict[str, str] | None = None) -> Result:
+        headers: dict[str, str] | None = None, script: str = "") -> Result:
+    """wrk's figures for `url`; `script` is Lua added after the method, body and headers
+    (a `request` function there makes each request's body, say)."""
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError("benchmarks load 127.0.0.1 only")
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_lua(method, body, headers or {}))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script_file:
+        script_file.write(_lua(method, body, headers or {}) + script)
     try:
         out = subprocess.run(
             [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
-             "-s", script.name, url],
+             "-s", script_file.name, url],
             capture_output=True, text=True, timeout=seconds + 30, check=True,
         ).stdout
     finally:
-        Path(script.name).unlink()
+        Path(script_file.name).unlink()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))

@@ -2,8 +2,8 @@
 
 Nothing is done until the app starts: then each cleanup context below makes one part,
 in order, and hands it on through service.keys (the pool, the password hasher and JWT
-codec, the authenticator, the audit buffer, the abuse guard); each is closed, in
-reverse order, when the app stops.
+codec, the authenticator, the audit buffer, the abuse guard, the writer of pipe rows); each
+is closed, in reverse order, when the app stops.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from service.db import connect_direct, create_pool, jwt_secret, mask_dsn, migrat
 from service.front import front
 from service.login.routes import routes as login_routes
 from service.oauth.routes import routes as oauth_routes
+from service.pipes.ingest import GroupWriter
 from service.pipes.routes import routes as pipe_routes
 from service.tokens.routes import routes as token_routes
 from service.users.routes import routes as user_routes
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(authn_ctx)
     app.cleanup_ctx.append(audit_ctx)
     app.cleanup_ctx.append(abuse_ctx)
+    app.cleanup_ctx.append(ingest_ctx)
     for table in (meta.routes, login_routes, oauth_routes, user_routes, token_routes, pipe_routes,
                   console_routes, audit_routes):
         app.router.add_routes(table)
@@ -140,3 +142,16 @@ async def abuse_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await guard.close()
+
+
+async def ingest_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The writer of pipe rows; at the end it writes what is queued before the pool closes."""
+    settings = app[keys.SETTINGS]
+    writer = GroupWriter(app[keys.POOL], max_rows=settings.ingest_max_rows,
+                         max_delay=settings.ingest_max_delay_ms / 1000)
+    app[keys.INGEST] = writer
+    writer.start()
+    try:
+        yield
+    finally:
+        await writer.close()

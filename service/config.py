@@ -216,6 +216,10 @@ class Settings:
     auth_cache_size: int = 100_000
     auth_cache_ttl_seconds: int = 60
     last_used_flush_seconds: int = 60
+    # Pipe rows written together: at most this many rows per transaction, and how long the
+    # writer waits after an idle spell to gather more (0: not at all).
+    ingest_max_rows: int = 10_000
+    ingest_max_delay_ms: int = 0
     data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".data")
     migrations_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "migrations")
     log_level: str = "INFO"
@@ -319,6 +323,9 @@ class Settings:
             last_used_flush_seconds=env_int(
                 env, "LAST_USED_FLUSH_SECONDS", defaults.last_used_flush_seconds, minimum=1
             ),
+            ingest_max_rows=env_int(env, "INGEST_MAX_ROWS", defaults.ingest_max_rows, minimum=1),
+            ingest_max_delay_ms=env_int(env, "INGEST_MAX_DELAY_MS", defaults.ingest_max_delay_ms,
+                                        minimum=0, maximum=1000),
             data_dir=Path(env["DATA_DIR"]) if env.get("DATA_DIR") else defaults.data_dir,
             log_level=_log_level(env, defaults.log_level),
             log_format=_log_format(env),

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from service.auth.keystore import SigningKeys
     from service.auth.passwords import PasswordHasher
     from service.batches import BatchWriter
+    from service.pipes.ingest import GroupWriter
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
@@ -31,6 +32,7 @@ SIGNING: web.AppKey[SigningKeys | None] = web.AppKey("signing_keys")
 AUTHN: web.AppKey[Authenticator] = web.AppKey("authenticator")
 ABUSE: web.AppKey[AbuseGuard] = web.AppKey("abuse")  # throttling and token limits
 AUDIT: web.AppKey[BatchWriter] = web.AppKey("audit")  # login events, written in batches
+INGEST: web.AppKey[GroupWriter] = web.AppKey("ingest")  # pipe rows, written in groups
 
 # Per request.
 PRINCIPAL = web.RequestKey("principal", Principal)

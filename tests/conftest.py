@@ -21,7 +21,14 @@ from service.auth import keystore
 from service.config import AbuseSettings, Settings
 from tests.support.api import ADMIN_PASSWORD, Api
 from tests.support.cli import ROOT_PASSWORD, env_changes
-from tests.support.db import create_database, drop_database, migrated, test_database, with_database
+from tests.support.db import (
+    create_database,
+    drop_database,
+    migrated,
+    settings_for,
+    test_database,
+    with_database,
+)
 from tests.support.servers import Server, run_server
 from tests.support.sidecars import is_tcp, run_postgres
 from tests.support.throttling import LIMITS, Backend
@@ -88,18 +95,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    """Test settings: cheap argon2 (production parameters only where a test checks them)."""
-    return Settings(
-        database_url=database_url,
-        argon2_time_cost=1,
-        argon2_memory_cost=8,
-        argon2_parallelism=1,
-        db_pool_min=1,
-        db_pool_max=4,
-        access_log=False,
-        # Throttling off by default: many tests fail logins on purpose; `tapi` turns it on.
-        abuse=AbuseSettings(throttle_enabled=False),
-    )
+    return settings_for(database_url)
 
 
 @pytest.fixture(autouse=True)

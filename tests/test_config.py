@@ -27,6 +27,7 @@ def test_defaults_from_an_empty_environment():
     assert s.data_dir == PROJECT_ROOT / ".data"
     assert s.migrations_dir == PROJECT_ROOT / "migrations"
     assert s.log_level == "INFO" and s.access_log is True
+    assert (s.ingest_max_rows, s.ingest_max_delay_ms) == (10_000, 0)
     assert s == Settings.from_env({"PORT": "", "HOST": "", "JWT_TTL_SECONDS": "  "})
 
 
@@ -47,6 +48,8 @@ def test_every_documented_variable_is_read():
         "DATA_DIR": "/tmp/somewhere",
         "LOG_LEVEL": "debug",
         "ACCESS_LOG": "false",
+        "INGEST_MAX_ROWS": "500",
+        "INGEST_MAX_DELAY_MS": "5",
     })
     assert s.database_url == "postgresql://u:p@db:5432/x"
     assert (s.host, s.port) == ("0.0.0.0", 9001)
@@ -56,6 +59,7 @@ def test_every_documented_variable_is_read():
     assert (s.argon2_time_cost, s.argon2_memory_cost, s.argon2_parallelism) == (2, 1024, 1)
     assert s.data_dir == Path("/tmp/somewhere")
     assert s.log_level == "DEBUG" and s.access_log is False
+    assert (s.ingest_max_rows, s.ingest_max_delay_ms) == (500, 5)
 
 
 def test_the_settings_for_many_hosts():
@@ -114,6 +118,7 @@ def test_access_log_off(value):
     ("ISSUER_URL", "auth.example.com"), ("ISSUER_URL", "ftp://auth.example.com"),
     ("ISSUER_URL", "https://auth.example.com/?x=1"), ("ISSUER_URL", "https://a.test/#f"),
     ("ISSUER_URL", "https://"),
+    ("INGEST_MAX_ROWS", "0"), ("INGEST_MAX_DELAY_MS", "-1"), ("INGEST_MAX_DELAY_MS", "1001"),
 ])
 def test_bad_values_are_config_errors_naming_the_variable(name, value):
     with pytest.raises(ConfigError) as err:

@@ -11,6 +11,8 @@ from datetime import datetime
 
 import asyncpg
 
+Keys = tuple[str, str, str | None]  # connector_keys, metric_key, location_key (None: none)
+
 INSERT = """
 INSERT INTO pipes (connector_keys, metric_key, location_key, parameters)
 VALUES ($1, $2, $3, $4)
@@ -63,27 +65,59 @@ RETURNING id, connector_keys, metric_key, location_key, parameters, created_at
 """
 DELETE = "DELETE FROM pipes WHERE id = $1"
 
-# The whole write in one statement, so one round trip and its own transaction: the
-# arrays carry every row, and RETURNING (xmax = 0) tells a fresh insert (no prior version)
-# from a replaced row, atomically even with concurrent writers. Timestamps arrive distinct
-# (deduplicated by the caller), which ON CONFLICT DO UPDATE requires. pipe_id comes back
-# NULL (and nothing is written) when the pipe does not exist.
-UPSERT = """
+
+# Rows of one or more pipes, in one statement. $1-$3 are the pipes' keys (a slot each, from
+# 1); $4-$6 the rows: their pipe's slot, timestamp and values as JSON text, distinct per
+# (slot, timestamp), which one statement that writes a row twice would refuse.
+#
+# Inserted and replaced rows are told apart without system columns (a partitioned table has
+# no xmax to read): `fresh` inserts what is new and leaves what exists, `replaced` updates
+# what existed when the statement began. Both run on one snapshot, so neither sees the
+# other's rows and no row is written twice. A row another transaction inserted meanwhile is
+# in neither; the caller writes those again in a new statement (a new snapshot). Rows go in
+# key order, so two writers of the same rows take their locks in the same order.
+WRITE_ROWS = """
 WITH pipe AS (
-    SELECT id FROM pipes
-    WHERE connector_keys = $1 AND metric_key = $2
-      AND coalesce(location_key, '') = coalesce($3, '')
-), written AS (
+    SELECT w.n, p.id
+    FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS w(ck, mk, lk, n)
+    JOIN pipes p ON p.connector_keys = w.ck AND p.metric_key = w.mk
+                AND coalesce(p.location_key, '') = coalesce(w.lk, '')
+), input AS (
+    SELECT r.k, pipe.id AS pipe_id, r.ts, r.v::jsonb AS v
+    FROM unnest($4::int[], $5::timestamptz[], $6::text[]) WITH ORDINALITY AS r(n, ts, v, k)
+    JOIN pipe ON pipe.n = r.n
+), fresh AS (
     INSERT INTO pipe_rows (pipe_id, ts, "values")
-    SELECT pipe.id, u.ts, u.v::jsonb
-    FROM pipe, unnest($4::timestamptz[], $5::text[]) AS u(ts, v)
-    ON CONFLICT (pipe_id, ts) DO UPDATE SET "values" = EXCLUDED."values"
-    RETURNING (xmax = 0) AS fresh
+    SELECT pipe_id, ts, v FROM input ORDER BY pipe_id, ts
+    ON CONFLICT (pipe_id, ts) DO NOTHING
+    RETURNING pipe_id, ts
+), replaced AS (
+    UPDATE pipe_rows t SET "values" = input.v
+    FROM (SELECT * FROM input ORDER BY pipe_id, ts) AS input
+    WHERE t.pipe_id = input.pipe_id AND t.ts = input.ts
+    RETURNING input.k
+), counts AS (
+    SELECT (SELECT count(*) FROM input) AS total, (SELECT count(*) FROM fresh) AS fresh,
+           (SELECT coalesce(array_agg(k), '{}') FROM replaced) AS replaced
 )
-SELECT (SELECT id FROM pipe) AS pipe_id,
-       count(*) FILTER (WHERE fresh) AS inserted, count(*) FILTER (WHERE NOT fresh) AS updated
-FROM written
+SELECT (SELECT coalesce(array_agg(n), '{}') FROM pipe) AS found, replaced,
+       -- Every row is fresh or replaced, but for a race: only then which are fresh, a join
+       -- this statement is not planned for at large sizes.
+       CASE WHEN fresh + cardinality(replaced) < total THEN
+           (SELECT coalesce(array_agg(input.k), '{}') FROM input JOIN fresh USING (pipe_id, ts))
+       END AS fresh
+FROM counts
 """
+# Pipes registered by a first write (?create=true); ON CONFLICT DO NOTHING: two devices
+# creating the same pipe both succeed.
+CREATE_PIPES = """
+INSERT INTO pipes (connector_keys, metric_key, location_key, parameters)
+SELECT ck, mk, lk, '{}' FROM unnest($1::text[], $2::text[], $3::text[]) AS w(ck, mk, lk)
+ON CONFLICT (connector_keys, metric_key, coalesce(location_key, '')) DO NOTHING
+"""
+# A statement that finds some rows neither new nor old (another writer inserted them after
+# it began) is repeated for those; more than this many times in a row is not a race.
+WRITE_TRIES = 10
 # Bounds: $2 inclusive, $3 exclusive, either NULL for open; rows as jsonb text, undecoded.
 ROWS = """
 SELECT ts, "values"::text AS values_text FROM pipe_rows
@@ -141,16 +175,65 @@ async def delete(conn: asyncpg.Connection, pipe_id: int) -> None:
     await conn.execute(DELETE, pipe_id)
 
 
+async def write_rows(conn: asyncpg.Connection, pipes: list[Keys], slots: list[int],
+                     timestamps: list[datetime],
+                     values: list[str]) -> tuple[set[int], list[bool | None]]:
+    """Write rows to several pipes: (the indices in `pipes` of those that exist, per row True
+    if inserted, False if replaced, None if its pipe does not exist). `slots[i]` is the
+    index in `pipes` of row i's pipe; rows are distinct per (slot, timestamp).
+
+    Run it in a transaction: a race with another writer may take more than one statement.
+    """
+    if not conn.is_in_transaction():
+        raise RuntimeError("write_rows needs a transaction (it may take several statements)")
+    outcome: list[bool | None] = [None] * len(timestamps)
+    columns = ([k[0] for k in pipes], [k[1] for k in pipes], [k[2] for k in pipes])
+    todo = list(range(len(timestamps)))  # rows not yet written, by index
+    found: set[int] | None = None
+    for _ in range(WRITE_TRIES):
+        row = await conn.fetchrow(WRITE_ROWS, *columns, [slots[i] + 1 for i in todo],
+                                  [timestamps[i] for i in todo], [values[i] for i in todo])
+        for k in row["replaced"]:
+            outcome[todo[k - 1]] = False
+        now = {n - 1 for n in row["found"]}
+        if row["fresh"] is None:  # no race: every other row of a found pipe is new
+            for i in todo:
+                if outcome[i] is None and slots[i] in now:
+                    outcome[i] = True
+        else:
+            for k in row["fresh"]:
+                outcome[todo[k - 1]] = True
+        if found is None:
+            found = now
+        else:
+            # A pipe deleted since the first statement (none of its rows written yet, or
+            # their locks would have held the deletion back) is gone for this write.
+            found -= {slots[i] for i in todo} - now
+        # Rows of a found pipe that are neither: inserted by another writer meanwhile.
+        todo = [i for i in todo if outcome[i] is None and slots[i] in found]
+        if not todo:
+            return found, outcome
+    raise RuntimeError(f"rows still contended after {WRITE_TRIES} statements")
+
+
+async def create_pipes(conn: asyncpg.Connection, pipes: list[Keys]) -> None:
+    """Register these pipes with no parameters; those that exist are left as they are."""
+    await conn.execute(CREATE_PIPES, [k[0] for k in pipes], [k[1] for k in pipes],
+                       [k[2] for k in pipes])
+
+
 async def upsert_rows(conn: asyncpg.Connection, connector_keys: str, metric_key: str,
                       location_key: str | None, timestamps: list[datetime],
                       values: list[str]) -> tuple[int, int] | None:
     """Write rows (distinct timestamps, values as JSON object text) to the pipe with these
-    keys, in one statement; (inserted, updated), or None when there is no such pipe."""
-    row = await conn.fetchrow(UPSERT, connector_keys, metric_key, location_key,
-                              timestamps, values)
-    if row["pipe_id"] is None:
+    keys, all or none; (inserted, updated), or None when there is no such pipe."""
+    async with conn.transaction():  # a savepoint inside the caller's transaction
+        found, outcome = await write_rows(conn, [(connector_keys, metric_key, location_key)],
+                                          [0] * len(timestamps), timestamps, values)
+    if not found:
         return None
-    return row["inserted"], row["updated"]
+    inserted = sum(1 for fresh in outcome if fresh)
+    return inserted, len(outcome) - inserted
 
 
 async def rows(conn: asyncpg.Connection, pipe_id: int, begin: datetime | None,

@@ -1,13 +1,16 @@
-"""SIGTERM drains in-flight requests; a 201 survives kill -9 and a PostgreSQL crash."""
+"""SIGTERM drains in-flight requests; a 201 survives kill -9 and a PostgreSQL crash, and so do
+rows answered 200 from a transaction that wrote several requests together."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
+import asyncpg
 import pytest
 
 SHUTDOWN_TIMEOUT = 10  # service.server.run_worker's shutdown_timeout
@@ -95,3 +98,51 @@ def test_a_created_token_survives_kill_9_and_an_immediate_postgres_stop(private_
     assert resp.status == 200
     assert resp.json()["label"] == token["label"]
     assert resp.json()["is_valid"] is True
+
+
+async def _transactions_of(dsn: str) -> dict[str, str]:
+    """The group test's stored rows: timestamp (as text) -> the transaction that wrote it."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return {r["ts"]: r["xmin"] for r in await conn.fetch(
+            "SELECT r.ts::text, r.xmin::text FROM pipe_rows r JOIN pipes p ON p.id = r.pipe_id "
+            "WHERE p.connector_keys = 'faults:group'")}
+    finally:
+        await conn.close()
+
+
+def test_rows_written_together_survive_kill_9_and_an_immediate_postgres_stop(private_pg,
+                                                                             start_service):
+    """Requests answered 200 from one grouped transaction are all there after the crash."""
+    # A wait after an idle spell gathers each burst of requests into one transaction.
+    service = start_service(private_pg.dsn, INGEST_MAX_DELAY_MS="200")
+    bearer = {**service.bearer(), "Content-Type": "application/json"}
+    path = "/pipes/faults:group/reading/-/data?create=true"
+    answered: dict[str, int] = {}  # timestamp sent -> its value, for every 200
+    grouped = False
+    deadline = time.monotonic() + 30
+    with ThreadPoolExecutor(16) as pool:
+        while not grouped:
+            assert time.monotonic() < deadline, "no two requests were ever written together"
+            start = len(answered)
+            rows = [{"timestamp": f"2024-03-01T00:{(start + i) // 60:02d}:{(start + i) % 60:02d}Z",
+                     "v": start + i} for i in range(16)]
+            results = list(pool.map(lambda row: service.json_request("POST", path, [row], bearer),
+                                    rows))
+            for row, resp in zip(rows, results, strict=True):
+                assert resp.status == 200, resp.body
+                assert resp.json() == {"inserted": 1, "updated": 0}
+                answered[row["timestamp"]] = row["v"]
+            written = asyncio.run(_transactions_of(private_pg.dsn))
+            grouped = len(set(written.values())) < len(written)
+    service.process.send_signal(signal.SIGKILL)
+    service.process.wait(timeout=5)
+    private_pg.stop()
+    private_pg.start()
+
+    again = start_service(private_pg.dsn)
+    resp = again.request("GET", "/pipes/faults:group/reading/-/data?limit=100000",
+                         headers=again.bearer())
+    assert resp.status == 200, resp.body
+    stored = {row["timestamp"]: row["v"] for row in resp.json()["items"]}
+    assert stored == answered

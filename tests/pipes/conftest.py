@@ -1,12 +1,31 @@
-"""Fixtures for /pipes: credentials with chosen scopes, and a registered pipe."""
+"""Fixtures for /pipes: every test here runs twice, on the usual pipe_rows and on pipe_rows
+partitioned by time range (tests.support.db.PARTITIONED_PIPE_ROWS); credentials with chosen
+scopes, and a registered pipe."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
+from service.config import Settings
+from tests.support.db import partitioned_database, settings_for
 from tests.support.pipes import PIPE, Headers
+
+
+@pytest.fixture(scope="session", params=["plain", "partitioned"])
+def database_url(request, database, server_dsn) -> Iterator[str]:
+    """The run's database, or one whose pipe_rows is partitioned: the service must not care."""
+    if request.param == "plain":
+        yield database[0]
+        return
+    with partitioned_database(server_dsn) as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return settings_for(database_url)
 
 
 @pytest.fixture

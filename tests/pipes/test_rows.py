@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 
+import asyncpg
 import pytest
 
 from service.pipes.rows import MAX_ROWS
@@ -176,3 +177,22 @@ async def test_concurrent_overlapping_batches_all_land(client, owner_headers, pi
     assert sum(c["inserted"] for c in counts) == 60
     assert sum(c["updated"] for c in counts) == 7 * 60
     assert len((await read(client, owner_headers))["items"]) == 60
+
+
+async def test_rows_of_one_request_land_in_the_partitions_of_their_times(
+        request, client, owner_headers, pipe, database_url):
+    """The suite runs on both tables (tests/pipes/conftest.py): this is the partitioned one."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        kind = await conn.fetchval("SELECT relkind::text FROM pg_class WHERE relname = 'pipe_rows'")
+        assert await write(client, owner_headers, hourly(24)) == {"inserted": 24, "updated": 0}
+        places = await conn.fetch("SELECT tableoid::regclass::text AS part, count(*) "
+                                  "FROM pipe_rows GROUP BY 1 ORDER BY 1")
+    finally:
+        await conn.close()
+    if request.node.callspec.params["database_url"] == "plain":
+        assert kind == "r"
+        assert [tuple(p) for p in places] == [("pipe_rows", 24)]
+    else:
+        assert kind == "p"  # partitioned, split at noon
+        assert [tuple(p) for p in places] == [("pipe_rows_after", 12), ("pipe_rows_before", 12)]

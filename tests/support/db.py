@@ -20,8 +20,23 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from service.config import PROJECT_ROOT
+from service.config import PROJECT_ROOT, AbuseSettings, Settings
 from service.db import migrate
+
+
+def settings_for(database_url: str) -> Settings:
+    """Test settings: cheap argon2 (production parameters only where a test checks them)."""
+    return Settings(
+        database_url=database_url,
+        argon2_time_cost=1,
+        argon2_memory_cost=8,
+        argon2_parallelism=1,
+        db_pool_min=1,
+        db_pool_max=4,
+        access_log=False,
+        # Throttling off by default: many tests fail logins on purpose; `tapi` turns it on.
+        abuse=AbuseSettings(throttle_enabled=False),
+    )
 
 
 def with_database(dsn: str, name: str) -> str:
@@ -139,3 +154,44 @@ class PrivatePostgres:
 
     def close(self) -> None:
         self.server.cleanup()
+
+
+# pipe_rows as a table partitioned by time range, as docs/partitioning.md describes: the
+# same columns and keys, partitions split inside a day the tests write (so one request
+# spans two), and a default partition for every other time.
+PARTITIONED_PIPE_ROWS = """
+DROP TABLE pipe_rows;
+CREATE TABLE pipe_rows (
+    pipe_id  bigint NOT NULL REFERENCES pipes (id) ON DELETE CASCADE,
+    ts       timestamptz NOT NULL,
+    "values" jsonb NOT NULL,
+    PRIMARY KEY (pipe_id, ts)
+) PARTITION BY RANGE (ts);
+CREATE TABLE pipe_rows_before PARTITION OF pipe_rows
+    FOR VALUES FROM (MINVALUE) TO ('2024-01-01 12:00:00+00');
+CREATE TABLE pipe_rows_after PARTITION OF pipe_rows
+    FOR VALUES FROM ('2024-01-01 12:00:00+00') TO ('2024-02-01 00:00:00+00');
+CREATE TABLE pipe_rows_default PARTITION OF pipe_rows DEFAULT;
+"""
+
+
+@contextmanager
+def partitioned_database(server_dsn: str) -> Iterator[str]:
+    """A fresh migrated database whose pipe_rows is partitioned by time range; its dsn."""
+    name = f"mrsm_test_parts_{os.getpid()}_{secrets.token_hex(3)}"
+
+    async def build(dsn: str) -> None:
+        await migrated(dsn)
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(PARTITIONED_PIPE_ROWS)
+        finally:
+            await conn.close()
+
+    asyncio.run(create_database(server_dsn, name))
+    try:
+        dsn = with_database(server_dsn, name)
+        asyncio.run(build(dsn))
+        yield dsn
+    finally:
+        asyncio.run(drop_database(server_dsn, name))
