@@ -29,9 +29,10 @@ from service.config import Settings
 from service.console.routes import routes as console_routes
 from service.db import connect_direct, create_pool, jwt_secret, mask_dsn, migrate
 from service.front import front
+from service.groups import GroupWriter
 from service.login.routes import routes as login_routes
 from service.oauth.routes import routes as oauth_routes
-from service.pipes.ingest import GroupWriter
+from service.pipes import ingest
 from service.pipes.routes import routes as pipe_routes
 from service.tokens.routes import routes as token_routes
 from service.users.routes import routes as user_routes
@@ -147,7 +148,8 @@ async def abuse_ctx(app: web.Application) -> AsyncIterator[None]:
 async def ingest_ctx(app: web.Application) -> AsyncIterator[None]:
     """The writer of pipe rows; at the end it writes what is queued before the pool closes."""
     settings = app[keys.SETTINGS]
-    writer = GroupWriter(app[keys.POOL], max_rows=settings.ingest_max_rows,
+    writer = GroupWriter(app[keys.POOL], ingest.write_together, name="pipe rows",
+                         max_rows=settings.ingest_max_rows,
                          max_delay=settings.ingest_max_delay_ms / 1000)
     app[keys.INGEST] = writer
     writer.start()

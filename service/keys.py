@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from service.auth.keystore import SigningKeys
     from service.auth.passwords import PasswordHasher
     from service.batches import BatchWriter
-    from service.pipes.ingest import GroupWriter
+    from service.groups import GroupWriter
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)

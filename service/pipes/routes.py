@@ -14,6 +14,7 @@ from service.caller import principal_of
 from service.errors import ApiError, not_found
 from service.openapi import doc
 from service.pipes import repo
+from service.pipes.ingest import Pending
 from service.pipes.merge import merge_patch
 from service.pipes.rows import JsonNotStorable, encode_json, page_csv, page_json, parse_rows
 from service.pipes.schemas import (
@@ -196,8 +197,8 @@ async def post_rows(request: web.Request) -> web.Response:
     timestamps, values = parse_rows(await read_json(request))
     try:
         # Written with the other requests waiting, in one transaction; answered once committed.
-        written = await request.app[keys.INGEST].write(keys_, timestamps, values,
-                                                       create=query["create"])
+        written = await request.app[keys.INGEST].write(
+            Pending(keys_, timestamps, values, create=query["create"]))
     except asyncpg.ForeignKeyViolationError:
         written = None  # the pipe was deleted while we wrote
     except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):

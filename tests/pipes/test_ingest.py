@@ -18,6 +18,7 @@ import pytest
 
 from service import keys
 from service.app import create_app
+from service.pipes.ingest import Pending
 from tests.support.pipes import DATA, PIPE, error_of, hourly
 
 OTHER = "/pipes/sql:main/humidity/lab.1"
@@ -269,4 +270,5 @@ async def test_closing_the_writer_writes_what_waits_first(client, owner_headers,
     assert await held == (200, {"inserted": 0, "updated": 1})
     assert queued == (200, {"inserted": 1, "updated": 0})
     with pytest.raises(RuntimeError, match="not running"):
-        await holder.writer.write(("sql:main", "temperature", "lab.1"), [], [], create=False)
+        await holder.writer.write(Pending(("sql:main", "temperature", "lab.1"), [], [],
+                                          create=False))
