@@ -3,8 +3,8 @@
     python -m bench.pipes_ingest [--seconds 5] [--rounds 3]     (also part of `make bench`)
 
 (a) One row per request, every timestamp new, with wrk -t2 at 64 and at 256 connections:
-    the service (`POST {pipe}/data` with an API key holding only write:pipes, its normal
-    JSON access log on) beside a bare aiohttp + asyncpg app (bench/bare_app.py `pipes`: the
+    the service (`POST {pipe}/data` with an API key holding only write:pipes and bound to
+    that one pipe, as a device's key would be; its normal JSON access log on) beside a bare aiohttp + asyncpg app (bench/bare_app.py `pipes`: the
     same upsert in one statement, so one transaction, per request; no authentication, no
     validation, no logging; a pool of 10 connections, the service's default). Both run in
     the same process count (one each) on the same database, in --rounds interleaved rounds;
@@ -74,7 +74,7 @@ def bare_pipes_app(database_url: str):
 
 
 async def device_key(base: str) -> str:
-    """The admin's bearer makes a token holding only write:pipes; its API key."""
+    """The admin's bearer makes a device's token: only write:pipes, bound to its pipe."""
     async with aiohttp.ClientSession() as session:
         async with session.post(base + "/login", data={
                 "grant_type": "password", "username": ADMIN[0], "password": ADMIN[1]}) as r:
@@ -84,7 +84,8 @@ async def device_key(base: str) -> str:
                     "connector_keys": keys_[0], "metric_key": keys_[1]}) as r:
                 assert r.status == 201, await r.text()
         async with session.post(base + "/tokens", headers=bearer, json={
-                "label": "bench device", "scopes": ["write:pipes"]}) as r:
+                "label": "bench device", "scopes": ["write:pipes"],
+                "pipes": ["bench:api/temperature/-"]}) as r:
             assert r.status == 201, await r.text()
             return (await r.json())["api_key"]
 
