@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import time
 
-import jwt
 import pytest
 
-from tests.support.attacks import JWT_KEY
+from service import keys
+from tests.support.attacks import forge_hs256
 from tests.support.pipes import error_of, hourly, write
 
 ALL = ["read:pipes", "write:pipes", "delete:pipes"]
@@ -75,11 +75,17 @@ async def test_an_admins_bound_token_is_bound_too(client, api, admin_headers, al
     await error_of(await client.delete("/pipes/dev_1/temp/-", headers=key), 404)
 
 
-def forged(token: dict, details) -> dict:
+def forged(client, token: dict, user_id: str, details) -> dict:
+    """A bearer with a JWT of `token` that the service would accept but for `details`,
+    signed with its own key (the attack tests' app signs HS256 with a key they know)."""
+    settings = client.app[keys.SETTINGS]
     now = int(time.time())
-    claims = {"iss": "mrsm-tokens", "sub": None, "iat": now, "exp": now + 600, "jti": "f1",
-              "scope": " ".join(ALL), "tid": token["id"]}
-    return claims if details is None else {**claims, "authorization_details": details}
+    claims = {"iss": settings.issuer, "aud": settings.audience, "sub": user_id, "iat": now,
+              "exp": now + 600, "jti": "f1", "scope": " ".join(ALL), "tid": token["id"],
+              "client_id": token["id"]}
+    if details is not None:
+        claims["authorization_details"] = details
+    return {"Authorization": f"Bearer {forge_hs256(claims)}"}
 
 
 async def test_a_jwt_signed_with_wider_details_reaches_no_more_than_its_token(client, api,
@@ -88,9 +94,7 @@ async def test_a_jwt_signed_with_wider_details_reaches_no_more_than_its_token(cl
     token = await api.create_token(alice, scopes=ALL, pipes=["dev_1/temp/-"])
     me = await (await client.get("/users/me", headers=alice)).json()
     for details in (None, [{"type": "mrsm_pipes", "pipes": ["*/*/*"]}], [{"type": "other"}]):
-        claims = forged(token, details)
-        claims["sub"] = me["id"]
-        headers = {"Authorization": f"Bearer {jwt.encode(claims, JWT_KEY, algorithm='HS256')}"}
+        headers = forged(client, token, me["id"], details)
         assert await visible(client, headers) == {"dev_1/temp/-"}, details
 
 
@@ -106,9 +110,8 @@ async def test_a_jwt_with_malformed_details_is_refused_not_read_as_unbound(clien
                                                                            details):
     token = await api.create_token(alice, scopes=ALL)
     me = await (await client.get("/users/me", headers=alice)).json()
-    claims = forged(token, details)
-    claims["sub"] = me["id"]
-    resp = await client.get("/pipes", headers={
-        "Authorization": f"Bearer {jwt.encode(claims, JWT_KEY, algorithm='HS256')}"})
+    # The same JWT without the details is good: what is refused is the details alone.
+    assert (await client.get("/pipes", headers=forged(client, token, me["id"], None))).status == 200
+    resp = await client.get("/pipes", headers=forged(client, token, me["id"], details))
     err = await error_of(resp, 401)
     assert err["error"] == "invalid_token"
