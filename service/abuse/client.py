@@ -55,6 +55,21 @@ def client_address(request: web.Request, settings: AbuseSettings) -> Address | N
     return _parse(hops[0]) if hops else peer
 
 
+@functools.lru_cache(maxsize=4096)
+def _peer_text(text: str | None) -> str | None:
+    address = _parse(text)
+    return str(address) if address is not None else None
+
+
+def address_text(request: web.Request, settings: AbuseSettings) -> str | None:
+    """`client_address` as text (None for a socket without an IP peer). Without a trusted
+    proxy header this is one cached lookup of the peer, cheap enough for every request."""
+    if settings.trusted_proxy_header is None:
+        return _peer_text(request.remote)
+    address = client_address(request, settings)
+    return str(address) if address is not None else None
+
+
 def counted_source(request: web.Request, settings: AbuseSettings) -> str:
     """The client's address as throttling counts it."""
     return source_text(client_address(request, settings))

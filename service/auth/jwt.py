@@ -44,6 +44,8 @@ class Claims:
     issued_at: int
     expires_at: int
     jti: str
+    # The token's secret version at issue (client credentials); None in older JWTs.
+    secret_version: int | None = None
 
 
 class JwtCodec:
@@ -64,6 +66,7 @@ class JwtCodec:
         token_id: uuid.UUID | None = None,
         token_expiration: datetime | None = None,
         password_version: int | None = None,
+        secret_version: int | None = None,
     ) -> tuple[str, int]:
         """A signed JWT and its expiry (Unix seconds), never past the token's own expiration."""
         now = int(time.time())
@@ -82,6 +85,8 @@ class JwtCodec:
             claims["tid"] = str(token_id)
         if password_version is not None:
             claims["pwv"] = password_version
+        if secret_version is not None:
+            claims["tsv"] = secret_version
         return self.encode(claims), exp
 
     def encode(self, claims: dict) -> str:
@@ -120,7 +125,9 @@ def _claims(payload: dict) -> Claims | None:
         scope = payload["scope"]
         tid = payload.get("tid")
         pwv = payload.get("pwv")
-        if not isinstance(scope, str) or (pwv is not None and type(pwv) is not int):
+        tsv = payload.get("tsv")
+        if not isinstance(scope, str) or (pwv is not None and type(pwv) is not int) \
+                or (tsv is not None and (type(tsv) is not int or tid is None)):
             return None
         if (tid is None) == (pwv is None):
             return None  # exactly one of the two grants
@@ -132,6 +139,7 @@ def _claims(payload: dict) -> Claims | None:
             issued_at=int(payload["iat"]),
             expires_at=int(payload["exp"]),
             jti=str(payload["jti"]),
+            secret_version=tsv,
         )
     except (ValueError, TypeError, AttributeError):
         return None

@@ -140,7 +140,8 @@ async def client_credentials_grant(request: web.Request, params: dict[str, str])
     if client_id is None:
         await _failed(request, source, CLIENT_CREDENTIALS, None, reason="malformed_client_id")
         raise _invalid_client(basic=basic is not None)
-    principal = await app[keys.AUTHN].verify_client(client_id, secret)
+    tracked = str(address) if address is not None and app[keys.SETTINGS].track_sources else None
+    principal = await app[keys.AUTHN].verify_client(client_id, secret, tracked)
     # The token's networks and rate limit apply here as to its API key.
     if principal is None or not guard.admit(principal.token_id, principal.rate_limit,
                                             principal.allowed_cidrs, address):
@@ -151,10 +152,14 @@ async def client_credentials_grant(request: web.Request, params: dict[str, str])
     scopes = _narrow(params, principal.scopes)
     token, exp = app[keys.JWT].issue(user_id=principal.user_id, scopes=scopes,
                                      token_id=principal.token_id,
-                                     token_expiration=principal.expires_at)
+                                     token_expiration=principal.expires_at,
+                                     secret_version=principal.secret_version)
     _succeeded(request, source, CLIENT_CREDENTIALS, user_id=principal.user_id,
                username=principal.username, token_id=principal.token_id)
-    return _granted(token, exp, scopes, _now())
+    response = _granted(token, exp, scopes, _now())
+    if principal.notices is not None:  # the token's expiry; a rotated secret's end
+        response.headers.extend(principal.notices)
+    return response
 
 
 def _now() -> int:

@@ -27,7 +27,7 @@ from service.auth.scopes import ALL_SCOPES, order
 from service.config import Settings
 from service.errors import ApiError, not_found
 from service.tokens import repo
-from service.tokens.schemas import token_out
+from service.tokens.schemas import DEFAULT_OVERLAP_SECONDS, token_out
 from service.users import repo as users_repo
 from service.validation import isoformat
 
@@ -204,6 +204,30 @@ async def invalidate(conn: asyncpg.Connection, actor: Principal,
     return token_out(await repo.by_id(conn, row["id"]), datetime.now(UTC))
 
 
+async def rotate(conn: asyncpg.Connection, actor: Principal, token_id: uuid.UUID | str, *,
+                 overlap_seconds: int = DEFAULT_OVERLAP_SECONDS,
+                 source: str | None = None) -> dict:
+    """A new secret for the token, which keeps everything else; the previous secret works
+    for `overlap_seconds` more (0: it, and every JWT issued before, end now). Returns the
+    representation with the new `secret` and `api_key` (the only time)."""
+    row = await visible_token(conn, actor, token_id)
+    now = datetime.now(UTC)
+    if row["invalidated_at"] is not None or row["username"] is None:
+        raise ApiError(409, "conflict", "An invalidated token cannot be rotated.")
+    if row["expiration"] is not None and row["expiration"] <= now:
+        raise ApiError(409, "conflict", "An expired token cannot be rotated.")
+    secret = apikeys.new_secret()
+    until = now + timedelta(seconds=overlap_seconds) if overlap_seconds else None
+    await repo.rotate(conn, row["id"], apikeys.hash_secret(secret), until)
+    await audit.token_event(conn, audit_repo.TOKEN_ROTATED, actor, row, {
+        "label": row["label"], "overlap_seconds": overlap_seconds,
+        "previous_secret_expires_at": isoformat(until) if until else None}, source=source)
+    out = token_out(await repo.by_id(conn, row["id"]), now)
+    out["secret"] = secret
+    out["api_key"] = apikeys.make_api_key(row["id"], secret)
+    return out
+
+
 async def delete(conn: asyncpg.Connection, actor: Principal,
                  token_id: uuid.UUID | str, *, source: str | None = None) -> uuid.UUID:
     row = await visible_token(conn, actor, token_id)
@@ -213,8 +237,9 @@ async def delete(conn: asyncpg.Connection, actor: Principal,
 
 
 async def listing(conn: asyncpg.Connection, actor: Principal, *, username: str | None,
-                  limit: int, offset: int) -> dict:
-    """Admins see every token (ownerless ones too) and may filter; users see their own."""
+                  limit: int, offset: int, expires_before: datetime | None = None) -> dict:
+    """Admins see every token (ownerless ones too) and may filter; users see their own.
+    `expires_before`: only valid tokens that expire before then."""
     owner_id = None
     if username is not None:
         if not actor.is_admin and username.lower() != actor.username.lower():
@@ -225,7 +250,7 @@ async def listing(conn: asyncpg.Connection, actor: Principal, *, username: str |
         owner_id = owner["id"]
     elif not actor.is_admin:
         owner_id = actor.user_id
-    rows, total = await repo.page(conn, owner_id, limit, offset)
+    rows, total = await repo.page(conn, owner_id, limit, offset, expires_before=expires_before)
     now = datetime.now(UTC)
     return {"items": [token_out(r, now) for r in rows], "total": total,
             "limit": limit, "offset": offset}
