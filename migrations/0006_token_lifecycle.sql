@@ -16,7 +16,8 @@ ALTER TABLE tokens
     ADD COLUMN jwt_min_version integer NOT NULL DEFAULT 0,
     ADD COLUMN invalidated_reason text CHECK (invalidated_reason IN ('invalidated', 'leaked')),
     ADD COLUMN recent_sources jsonb NOT NULL DEFAULT '[]';
-UPDATE tokens SET invalidated_reason = 'invalidated' WHERE invalidated_at IS NOT NULL;
+UPDATE tokens SET invalidated_reason = 'invalidated'
+WHERE invalidated_at IS NOT NULL AND user_id IS NOT NULL;
 -- Listing tokens that expire soon.
 CREATE INDEX tokens_expiration_idx ON tokens (expiration) WHERE expiration IS NOT NULL;
 

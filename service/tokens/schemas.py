@@ -159,11 +159,11 @@ def _iso(value):
 
 def _reason(row) -> str | None:
     # The first reason stays: a leaked token whose owner is deleted later was leaked.
-    if row["invalidated_at"] is not None:
-        return row["invalidated_reason"] or "invalidated"
+    if row["invalidated_reason"] is not None:
+        return row["invalidated_reason"]
     if row["username"] is None:
         return "owner deleted"
-    return None
+    return "invalidated" if row["invalidated_at"] is not None else None
 
 
 def _sources(stored) -> list[dict]:
