@@ -1,8 +1,9 @@
 """`mrsm`: manage tokens and users from the command line (the seed's CLI).
 
     mrsm register token          prompts for owner, label, expiration, scopes
-    mrsm show tokens [ID]        a table (or one token)
+    mrsm show tokens [ID]        a table (or one token); --expiring 7d: those expiring soon
     mrsm edit token ID           change label, expiration, scopes
+    mrsm rotate token ID         a new secret; the old one works for --overlap (default 1h)
     mrsm invalidate token ID     stop a token working for good; it stays listed (asks first)
     mrsm delete token ID         remove a token (asks first, unless --yes)
     mrsm register user [NAME]    mrsm show users    mrsm delete user NAME
@@ -23,7 +24,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from service.cli import tokens, users
+from service.cli import rotate, tokens, users
 from service.cli.context import Context
 from service.cli.prompts import CliError
 from service.sdk.base import InstanceError
@@ -71,6 +72,7 @@ COMMANDS: dict[tuple[str, str | None], Callable[[Context], int]] = {
     ("register", "token"): tokens.register,
     ("show", "token"): tokens.show,
     ("edit", "token"): tokens.edit,
+    ("rotate", "token"): rotate.rotate,
     ("invalidate", "token"): tokens.invalidate,
     ("delete", "token"): tokens.delete,
     ("register", "user"): users.register,
@@ -105,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a date (2027-01-31), days (30d), or none for never")
     token.add_argument("--ttl-days", type=int, metavar="N", help="expire N days from now")
     token.add_argument("--scopes", help="space- or comma-separated (default: all the owner's)")
+    token.add_argument("--overlap", metavar="DURATION",
+                       help="with rotate token: how long the old secret keeps working "
+                            "(30m, 1h, 2d; 0 ends it now; default 1h)")
+    token.add_argument("--expiring", metavar="DURATION",
+                       help="with show tokens: only valid tokens expiring within it (7d)")
     user = parser.add_argument_group("users")
     user.add_argument("--password", help="the user's (new) password (visible to `ps`; "
                                          "prefer --password-stdin)")
@@ -128,7 +135,7 @@ def _resolve(words: list[str]) -> tuple[Callable[[Context], int], list[str]]:
     command = COMMANDS.get((action, noun))
     if command is None:
         raise CliError(f"Unknown command: {' '.join(words[:2])} (try: register token, "
-                       "show tokens, edit token, invalidate token, delete token, "
+                       "show tokens, edit token, rotate token, invalidate token, delete token, "
                        "register user, show users, edit user, delete user, start api, migrate).")
     return command, words[2:]
 
