@@ -6,6 +6,7 @@ import {
 } from './api.js';
 import { initTokenDialogs, openCreate, openEdit } from './dialogs.js';
 import { TIME_ZONE, dateTime, relative } from './format.js';
+import { expiryBadge, initRotate, openRotate, sourcesDetails } from './rotate.js';
 import {
   $, closeDialog, confirmAction, el, focusToken, initConfirm, keepOpen, setText, showError,
 } from './ui.js';
@@ -155,7 +156,7 @@ function expiresCell(token) {
   if (token.expiration === null) return el('span', {}, 'Never');
   return el('span', {}, el('span', { className: 'rel' }, relative(token.expiration)),
     el('br'), el('time', { dateTime: token.expiration, className: 'muted small' },
-      dateTime(token.expiration)));
+      dateTime(token.expiration)), expiryBadge(token, state.config));
 }
 
 function renderTokens() {
@@ -181,7 +182,7 @@ function renderTokens() {
       el('td', {}, token.scopes.length ? token.scopes.join(', ') : el('span', { className: 'muted' }, 'none')),
       el('td', {}, timeCell(token.created_at, '')),
       el('td', {}, expiresCell(token)),
-      el('td', {}, timeCell(token.last_used_at, 'Not yet')),
+      el('td', {}, timeCell(token.last_used_at, 'Not yet'), sourcesDetails(token)),
       el('td', {}, el('span', { className: `badge ${tone}` }, status)),
       el('td', { className: 'row-actions' }, menuButton),
     ].filter(Boolean);
@@ -209,7 +210,9 @@ function openMenu(token, button) {
   }
   closeMenu(false);
   const menu = $('row-menu');
-  menu.querySelector('[data-action="invalidate"]').hidden = !token.is_valid;
+  for (const action of ['invalidate', 'rotate']) {
+    menu.querySelector(`[data-action="${action}"]`).hidden = !token.is_valid;
+  }
   menu.setAttribute('aria-label', `Actions for ${token.label}`);
   state.menu = { token, button };
   button.setAttribute('aria-expanded', 'true');
@@ -254,6 +257,8 @@ function onMenuAction(event) {
   const action = item.dataset.action;
   if (action === 'edit') {
     openEdit(token);
+  } else if (action === 'rotate') {
+    openRotate(token);
   } else if (action === 'invalidate') {
     confirmAction({
       title: 'Invalidate this token?',
@@ -317,6 +322,7 @@ async function start() {
     context: () => ({ me: state.me, config: state.config }),
     changed: afterChange,
   });
+  initRotate({ changed: afterChange });
   if (restoreSession()) {
     try {
       await enterConsole();

@@ -32,6 +32,7 @@ ASSETS: dict[str, str] = {
     "api.js": _JS,
     "dialogs.js": _JS,
     "format.js": _JS,
+    "rotate.js": _JS,
     "ui.js": _JS,
 }
 

@@ -164,6 +164,7 @@ class SQLConnector(Connector):
                 "token_max_ttl_days": settings.token_max_ttl_days,
                 "never_expires_allowed": settings.token_max_ttl_days is None,
                 "jwt_ttl_seconds": settings.jwt_ttl_seconds,
+                "token_expiry_warning_days": settings.token_expiry_warning_days,
                 "scopes": [{"name": n, "description": d} for n, d in SCOPES.items()]}
 
     async def acreate_token(self, body: dict) -> dict:
