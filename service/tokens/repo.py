@@ -32,7 +32,7 @@ PAGE = _SELECT + _FILTERS + """
 ORDER BY t.created_at DESC, t.id
 LIMIT $3 OFFSET $4
 """
-COUNT = "SELECT count(*) FROM tokens t" + _FILTERS
+COUNT = "SELECT count(*) FROM tokens t" + _FILTERS  # noqa: S608 - constants, no input
 UPDATE = """
 UPDATE tokens SET
     label = CASE WHEN $2 THEN $3 ELSE label END,

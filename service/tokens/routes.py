@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from service import keys
+from service.abuse.client import UNKNOWN_SOURCE
 from service.auth.scopes import public, requires
 from service.caller import principal_of, source_of
-from service.abuse.client import UNKNOWN_SOURCE
 from service.openapi import ErrorSchema, doc
 from service.tokens import leaks, ops
 from service.tokens.schemas import (

@@ -110,7 +110,8 @@ async def test_invalidation_and_deletion_end_both_secrets(api, user_headers):
     new = await (await rotate(api, user_headers, token["id"])).json()
     resp = await api.client.post(f"/tokens/{token['id']}/invalidate", headers=user_headers)
     body = await resp.json()
-    assert body["previous_secret_expires_at"] is None and body["invalidated_reason"] == "invalidated"
+    assert body["previous_secret_expires_at"] is None
+    assert body["invalidated_reason"] == "invalidated"
     for key in (token["api_key"], new["api_key"]):
         assert (await status_with(api, key))[0] == 401
     await assert_error(await rotate(api, user_headers, token["id"]), 409, "conflict")
