@@ -139,10 +139,11 @@ def front(app: web.Application, settings: Settings) -> Middleware:
                 headers[SERVER] = SERVER_NAME
                 if principal is not None:
                     # The token's expiration (and a rotated secret's end), made once with
-                    # the principal: a copy here, no formatting.
+                    # the principal: set here, no formatting.
                     notices = principal.notices
                     if notices is not None:
-                        headers.extend(notices)
+                        for name, value in notices:
+                            headers[name] = value
             return response
         except asyncio.CancelledError:  # the client went away before the answer
             status = 499
