@@ -64,8 +64,8 @@ def previous_secret_live(row: asyncpg.Record, now: datetime) -> bool:
 
 
 def matching_secret(row: asyncpg.Record, secret: str, now: datetime) -> str | None:
-    """"current" or "previous" (within its overlap): which of the token's secrets `secret`
-    is; None for neither. Both hashes are compared, so the time says nothing of which."""
+    """Which of the token's secrets `secret` is: "current", "previous" (within its
+    overlap) or None. Both hashes are compared, so the time says nothing of which."""
     digest = apikeys.hash_secret(secret)
     current = hmac.compare_digest(digest, bytes(row["secret_hash"]))
     previous_hash = row["previous_secret_hash"]
