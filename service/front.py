@@ -182,7 +182,12 @@ async def authorize(app: web.Application, request: web.Request, requirement: Req
     if guard.blocks:  # a block known to this process (usually none)
         guard.check_blocked(_source(app, request), credential.client_id)
     authn = app[keys.AUTHN]
-    source = address_text(request, tracked) if tracked is not None else None
+    if tracked is None:
+        source = None
+    elif tracked.trusted_proxy_header is None:
+        source = request.remote  # the peer as given: the last-used flush makes it canonical
+    else:
+        source = address_text(request, tracked)
     principal = authn.cached(credential, source)
     if principal is None:
         principal = await authn.verify(credential, source)

@@ -4,7 +4,9 @@ flushed in one statement.
 A use is remembered as (principal, client address) -> time, one dict write per request.
 The flush folds them per token: the latest time becomes `last_used_at`, and the addresses
 are merged with the token's stored `recent_sources`, keeping the newest `MAX_SOURCES`
-distinct ones. The address is None when sources are not tracked (TRACK_SOURCES=0).
+distinct ones. The address is None when sources are not tracked (TRACK_SOURCES=0). It may
+be the socket peer's text as the request gives it: the flush puts it in canonical form
+(`canonical`, handed in by the app), so the request path does not.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -47,9 +50,11 @@ class LastUsedTracker:
     """Remembers the latest use of each token from each address; writes them all at most
     every `interval` s."""
 
-    def __init__(self, pool: asyncpg.Pool, interval: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, interval: float, *,
+                 canonical: Callable[[str], str | None] = lambda text: text) -> None:
         self._pool = pool
         self._interval = interval
+        self._canonical = canonical
         # By (principal, address), the principal hashed by identity: a UUID's hash is a
         # Python call, and this runs on every request. A token's several principals (API
         # key, JWTs) meet at the flush.
@@ -70,6 +75,8 @@ class LastUsedTracker:
             token_id = principal.token_id
             if ts > latest.get(token_id, 0.0):
                 latest[token_id] = ts
+            if source is not None:
+                source = self._canonical(source)
             if source is not None:
                 seen = sources.setdefault(token_id, {})
                 if ts > seen.get(source, 0.0):
