@@ -4,7 +4,8 @@
 
 (a) One row per request, every timestamp new, with wrk -t2 at 64 and at 256 connections:
     the service (`POST {pipe}/data` with an API key holding only write:pipes and bound to
-    that one pipe, as a device's key would be; its normal JSON access log on) beside a bare aiohttp + asyncpg app (bench/bare_app.py `pipes`: the
+    that one pipe, as a device's key would be; its normal JSON access log on) beside a bare
+    aiohttp + asyncpg app (bench/bare_app.py `pipes`: the
     same upsert in one statement, so one transaction, per request; no authentication, no
     validation, no logging; a pool of 10 connections, the service's default). Both run in
     the same process count (one each) on the same database, in --rounds interleaved rounds;

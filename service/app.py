@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from service import keys, meta
+from service.abuse.client import canonical_text
 from service.abuse.guard import AbuseGuard
 from service.audit import recorder
 from service.audit.routes import routes as audit_routes
@@ -106,7 +107,8 @@ async def authn_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     pool = app[keys.POOL]
     cache = CredentialCache(settings.auth_cache_size, settings.auth_cache_ttl_seconds)
-    tracker = LastUsedTracker(pool, settings.last_used_flush_seconds)
+    tracker = LastUsedTracker(pool, settings.last_used_flush_seconds,
+                              canonical=canonical_text)
     signing_keys = app[keys.SIGNING]
     notices = {}
     if signing_keys is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from service import keys
-from service.abuse.client import client_address
+from service.abuse.client import address_text
 from service.auth.principal import Principal
 
 
@@ -22,5 +22,4 @@ def principal_of(request: web.Request) -> Principal:
 def source_of(request: web.Request) -> str | None:
     """The client's address as text (a trusted proxy's header when configured), for audit
     rows; None for a socket without an IP peer."""
-    address = client_address(request, request.app[keys.SETTINGS].abuse)
-    return str(address) if address is not None else None
+    return address_text(request, request.app[keys.SETTINGS].abuse)

@@ -144,6 +144,17 @@ def _log_level(env: Mapping[str, str], default: str) -> str:
     return value
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {raw!r}")
+
+
 def _log_format(env: Mapping[str, str]) -> str:
     value = (env.get("LOG_FORMAT") or "json").strip().lower()
     if value not in {"json", "text"}:
@@ -220,6 +231,12 @@ class Settings:
     # writer waits after an idle spell to gather more (0: not at all).
     ingest_max_rows: int = 10_000
     ingest_max_delay_ms: int = 0
+    # Record the last client addresses each token is used from (recent_sources).
+    track_sources: bool = True
+    # The console marks tokens that expire within this many days.
+    token_expiry_warning_days: int = 7
+    # POST /tokens/leaked: reports per client address per hour (0: unlimited).
+    leak_reports_per_hour: int = 60
     data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".data")
     migrations_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "migrations")
     log_level: str = "INFO"
@@ -326,6 +343,13 @@ class Settings:
             ingest_max_rows=env_int(env, "INGEST_MAX_ROWS", defaults.ingest_max_rows, minimum=1),
             ingest_max_delay_ms=env_int(env, "INGEST_MAX_DELAY_MS", defaults.ingest_max_delay_ms,
                                         minimum=0, maximum=1000),
+            track_sources=_flag(env, "TRACK_SOURCES", defaults.track_sources),
+            token_expiry_warning_days=env_int(
+                env, "TOKEN_EXPIRY_WARNING_DAYS", defaults.token_expiry_warning_days,
+                minimum=0, maximum=MAX_TTL_DAYS),
+            leak_reports_per_hour=env_int(
+                env, "LEAK_REPORTS_PER_HOUR", defaults.leak_reports_per_hour, minimum=0,
+                maximum=1_000_000),
             data_dir=Path(env["DATA_DIR"]) if env.get("DATA_DIR") else defaults.data_dir,
             log_level=_log_level(env, defaults.log_level),
             log_format=_log_format(env),

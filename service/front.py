@@ -25,13 +25,13 @@ from aiohttp.typedefs import Handler, Middleware
 from multidict import istr
 
 from service import errors, keys, metrics
-from service.abuse.client import client_address, counted_source, source_text
+from service.abuse.client import address_text, client_address, counted_source, source_text
 from service.audit import recorder as audit
 from service.auth.errors import insufficient_scope, invalid_credential, missing_credential
 from service.auth.principal import Principal
 from service.auth.schemes import JWT, Credential
 from service.auth.scopes import Requirement, requirement_of
-from service.config import Settings
+from service.config import AbuseSettings, Settings
 from service.console.routes import SECURITY_HEADERS
 from service.errors import DATABASE_UNAVAILABLE, OUTAGE, ApiError
 from service.observability import (
@@ -83,6 +83,8 @@ def front(app: web.Application, settings: Settings) -> Middleware:
     guard are read from `app` itself, so a sub-application's routes use them too."""
     write_line = access_logging(settings)
     facts_by_route: dict[web.AbstractRoute, RouteFacts] = {}  # bounded by the app's routes
+    # Where a token is used from is recorded only when tracked (TRACK_SOURCES).
+    tracked = settings.abuse if settings.track_sources else None
 
     @web.middleware
     async def front_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -109,7 +111,8 @@ def front(app: web.Application, settings: Settings) -> Middleware:
                             raise duplicate_authorization()
                         if values[0]:
                             credential = Credential(values[0])
-                    principal = await authorize(app, request, route.requirement, credential)
+                    principal = await authorize(app, request, route.requirement, credential,
+                                                tracked)
                 elif route.closed:
                     raise not_open()
                 elif (route is not NO_ROUTE and AUTHORIZATION in request.headers
@@ -134,6 +137,13 @@ def front(app: web.Application, settings: Settings) -> Middleware:
                 headers = response.headers
                 headers[REQUEST_ID_HEADER] = request_id
                 headers[SERVER] = SERVER_NAME
+                if principal is not None:
+                    # The token's expiration (and a rotated secret's end), made once with
+                    # the principal: set here, no formatting.
+                    notices = principal.notices
+                    if notices is not None:
+                        for name, value in notices:
+                            headers[name] = value
             return response
         except asyncio.CancelledError:  # the client went away before the answer
             status = 499
@@ -157,11 +167,14 @@ def front(app: web.Application, settings: Settings) -> Middleware:
 
 
 async def authorize(app: web.Application, request: web.Request, requirement: Requirement,
-                    credential: Credential | None) -> Principal:
+                    credential: Credential | None,
+                    tracked: AbuseSettings | None = None) -> Principal:
     """The caller of a protected route of `app`, or an ApiError (401, 403, 429).
 
     A credential this process verified before is found with one SHA-256 of the header
-    (Authenticator.cached, a plain call); only a miss waits for the database.
+    (Authenticator.cached, a plain call); only a miss waits for the database. With
+    `tracked` (the trusted-proxy rule), the client's address is handed on with it, for the
+    token's recent sources.
     """
     if credential is None:
         raise missing_credential()
@@ -169,9 +182,15 @@ async def authorize(app: web.Application, request: web.Request, requirement: Req
     if guard.blocks:  # a block known to this process (usually none)
         guard.check_blocked(_source(app, request), credential.client_id)
     authn = app[keys.AUTHN]
-    principal = authn.cached(credential)
+    if tracked is None:
+        source = None
+    elif tracked.trusted_proxy_header is None:
+        source = request.remote  # the peer as given: the last-used flush makes it canonical
+    else:
+        source = address_text(request, tracked)
+    principal = authn.cached(credential, source)
     if principal is None:
-        principal = await authn.verify(credential)
+        principal = await authn.verify(credential, source)
     if principal is None:
         # A bad JWT is not counted: it cannot be guessed, and an expired one is what every
         # well-behaved client sends once before logging in again.

@@ -38,6 +38,8 @@ class ConfigSchema(ma.Schema):
     token_max_ttl_days = ma.fields.Integer(required=True, allow_none=True)
     never_expires_allowed = ma.fields.Boolean(required=True)
     jwt_ttl_seconds = ma.fields.Integer(required=True)
+    token_expiry_warning_days = ma.fields.Integer(
+        required=True, metadata={"description": "clients warn of tokens expiring within it"})
     scopes = ma.fields.List(ma.fields.Nested(ScopeSchema), required=True)
 
 
@@ -92,6 +94,7 @@ async def config(request: web.Request) -> web.Response:
         "token_max_ttl_days": settings.token_max_ttl_days,
         "never_expires_allowed": settings.token_max_ttl_days is None,
         "jwt_ttl_seconds": settings.jwt_ttl_seconds,
+        "token_expiry_warning_days": settings.token_expiry_warning_days,
         "scopes": _scope_items(),
     })
 

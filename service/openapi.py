@@ -34,7 +34,10 @@ class Doc:
     query: type[ma.Schema] | None = None
     responses: dict[int, Any] = field(default_factory=dict)
     body_content_type: str = "application/json"
+    body_required: bool = True
     path_params: dict[str, dict] = field(default_factory=dict)
+    # status -> {header name: {"description", "schema", "required"}}
+    headers: dict[int, dict[str, dict]] = field(default_factory=dict)
 
 
 def doc(summary: str, *, tag: str, **kwargs: Any) -> Callable:
@@ -64,7 +67,8 @@ SECURITY_SCHEMES = {
 }
 _STATUS_TEXT = {200: "OK", 201: "Created", 204: "No content", 302: "Redirect",
                 400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-                409: "Conflict", 422: "Validation error"}
+                409: "Conflict", 422: "Validation error", 202: "Accepted",
+                429: "Too many requests"}
 # aiohttp's `{name}` and `{name:regex}` both become OpenAPI's `{name}`.
 _PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
 
@@ -112,13 +116,18 @@ def _operation(route: web.AbstractRoute, info: Doc,
         operation["parameters"] = params
     if info.body is not None:
         operation["requestBody"] = {
-            "required": True, "content": {info.body_content_type: {"schema": info.body}}}
+            "required": info.body_required,
+            "content": {info.body_content_type: {"schema": info.body}}}
     if info.form is not None:
         operation["requestBody"] = {
             "required": True,
             "content": {"application/x-www-form-urlencoded": {"schema": info.form}}}
+    responses = {str(status): _response(status, schema)
+                 for status, schema in info.responses.items()}
+    for status, headers in info.headers.items():
+        responses[str(status)]["headers"] = headers
     operation["responses"] = {
-        **{str(status): _response(status, schema) for status, schema in info.responses.items()},
+        **responses,
         "default": {"description": "An error",
                     "content": {"application/json": {"schema": ErrorSchema}}},
     }

@@ -92,6 +92,17 @@ def test_integers_tolerate_surrounding_spaces():
     assert Settings.from_env({"PORT": " 8080 "}).port == 8080
 
 
+def test_lifecycle_settings():
+    default = Settings.from_env({})
+    assert (default.track_sources, default.token_expiry_warning_days,
+            default.leak_reports_per_hour) == (True, 7, 60)
+    s = Settings.from_env({"TRACK_SOURCES": " off ", "TOKEN_EXPIRY_WARNING_DAYS": "14",
+                           "LEAK_REPORTS_PER_HOUR": "0"})
+    assert (s.track_sources, s.token_expiry_warning_days, s.leak_reports_per_hour) == (
+        False, 14, 0)
+    assert Settings.from_env({"TRACK_SOURCES": "1"}).track_sources is True
+
+
 @pytest.mark.parametrize("value", ["0", "false", "no", "FALSE", " No "])
 def test_access_log_off(value):
     assert Settings.from_env({"ACCESS_LOG": value}).access_log is False
@@ -119,6 +130,9 @@ def test_access_log_off(value):
     ("ISSUER_URL", "https://auth.example.com/?x=1"), ("ISSUER_URL", "https://a.test/#f"),
     ("ISSUER_URL", "https://"),
     ("INGEST_MAX_ROWS", "0"), ("INGEST_MAX_DELAY_MS", "-1"), ("INGEST_MAX_DELAY_MS", "1001"),
+    ("TRACK_SOURCES", "maybe"), ("TOKEN_EXPIRY_WARNING_DAYS", "-1"),
+    ("TOKEN_EXPIRY_WARNING_DAYS", "a week"), ("LEAK_REPORTS_PER_HOUR", "-1"),
+    ("LEAK_REPORTS_PER_HOUR", "lots"),
 ])
 def test_bad_values_are_config_errors_naming_the_variable(name, value):
     with pytest.raises(ConfigError) as err:

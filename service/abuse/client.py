@@ -55,6 +55,23 @@ def client_address(request: web.Request, settings: AbuseSettings) -> Address | N
     return _parse(hops[0]) if hops else peer
 
 
+@functools.lru_cache(maxsize=4096)
+def canonical_text(text: str | None) -> str | None:
+    """An address as text the way `client_address` gives it (an IPv4 client seen through
+    an IPv6 socket is the IPv4 client), or None when `text` is not an address."""
+    address = _parse(text)
+    return str(address) if address is not None else None
+
+
+def address_text(request: web.Request, settings: AbuseSettings) -> str | None:
+    """`client_address` as text (None for a socket without an IP peer). Without a trusted
+    proxy header this is one cached lookup of the peer."""
+    if settings.trusted_proxy_header is None:
+        return canonical_text(request.remote)
+    address = client_address(request, settings)
+    return str(address) if address is not None else None
+
+
 def counted_source(request: web.Request, settings: AbuseSettings) -> str:
     """The client's address as throttling counts it."""
     return source_text(client_address(request, settings))

@@ -9,6 +9,7 @@ one bucket update, in Redis when REDIS_URL is set, and one network test).
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Sequence
 
@@ -20,9 +21,16 @@ from service.abuse.shared_limits import SharedTokenLimiter
 from service.abuse.stores import ThrottleStoreUnavailable
 from service.abuse.throttle import OnBlocks, Subject, Throttle, store_unavailable
 from service.config import AbuseSettings, Network
-from service.errors import DATABASE_UNAVAILABLE
+from service.errors import DATABASE_UNAVAILABLE, ApiError
 
 log = logging.getLogger("service.abuse")
+
+
+def too_many_reports(wait: float) -> ApiError:
+    seconds = max(1, math.ceil(wait))
+    return ApiError(429, "too_many_requests",
+                    f"Too many reports from this address; try again in {seconds} seconds.",
+                    headers={"Retry-After": str(seconds)})
 
 
 class AbuseGuard:
@@ -84,6 +92,20 @@ class AbuseGuard:
         if self._uncounted:
             self._uncounted = False
             log.warning("failed authentications counted again")
+
+    # --- public reports ---------------------------------------------------------------
+
+    async def check_report(self, rule: str, source: str, per_hour: int) -> None:
+        """429 past `per_hour` requests of `source` to a public reporting route (0: no
+        limit); 503 when the store does not answer (fail closed)."""
+        if per_hour == 0:
+            return
+        try:
+            wait = await self.throttle.counted(rule, source, per_hour, 3600)
+        except ThrottleStoreUnavailable:
+            raise store_unavailable() from None
+        if wait is not None:
+            raise too_many_reports(wait)
 
     # --- /login ---------------------------------------------------------------------
 

@@ -69,7 +69,9 @@ class ThrottleStore(Protocol):
         """Async context manager around one failure's counting; yields a connection
         (PostgreSQL, the audit rides in its transaction) or None (Redis)."""
 
-    async def fail(self, conn: Any, rule: str, key: bytes, budget: int) -> Counted: ...
+    async def fail(self, conn: Any, rule: str, key: bytes, budget: int, *,
+                   window: int | None = None, penalty: int | None = None) -> Counted:
+        """`window` and `penalty` (seconds) default to the failure throttle's."""
 
     async def blocked(self, conn: Any,
                       keys: list[tuple[str, bytes]]) -> list[tuple[str, bytes, float]]: ...
@@ -95,10 +97,10 @@ class PgStore:
                 self._last_purge = now
                 await conn.execute(PURGE)
 
-    async def fail(self, conn: asyncpg.Connection, rule: str, key: bytes,
-                   budget: int) -> Counted:
-        row = await conn.fetchrow(FAIL, rule, key, budget, self.settings.window_seconds,
-                                  self.settings.penalty_seconds)
+    async def fail(self, conn: asyncpg.Connection, rule: str, key: bytes, budget: int, *,
+                   window: int | None = None, penalty: int | None = None) -> Counted:
+        row = await conn.fetchrow(FAIL, rule, key, budget, window or self.settings.window_seconds,
+                                  penalty or self.settings.penalty_seconds)
         till = row["blocked_till"]
         return Counted(row["failures_now"], till.timestamp() if till is not None else None,
                        row["block_started"])
@@ -159,11 +161,13 @@ class RedisStore:
             log.warning("redis answers again for throttling")
         return result
 
-    async def fail(self, conn: None, rule: str, key: bytes, budget: int) -> Counted:
+    async def fail(self, conn: None, rule: str, key: bytes, budget: int, *,
+                   window: int | None = None, penalty: int | None = None) -> Counted:
         s = self.settings
+        window, penalty = window or s.window_seconds, penalty or s.penalty_seconds
         n, left, started = await self._call(self._script(
             keys=[self._name(rule, key, "n"), self._name(rule, key, "b")],
-            args=[budget, s.window_seconds * 1000, s.penalty_seconds * 1000]))
+            args=[budget, window * 1000, penalty * 1000]))
         till = time.time() + int(left) / 1000 if int(left) > 0 else None
         return Counted(int(n), till, bool(started))
 

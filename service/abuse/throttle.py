@@ -151,6 +151,8 @@ class Throttle:
         self.pool = pool
         self.store = store if store is not None else make_store(settings, pool)
         self.blocks = BlockCache()
+        # Blocks of `counted` rules, apart: the front tests `blocks` on every request.
+        self.report_blocks = BlockCache()
         self._on_blocks = on_blocks
 
     async def close(self) -> None:
@@ -182,6 +184,23 @@ class Throttle:
             for rule, key, until in rows:
                 self.blocks.put(rule, key, until)
             raise throttled(max(until for _, _, until in rows) - time.time())
+
+    async def counted(self, rule: str, source: str, limit: int, window: int) -> float | None:
+        """Count one request of `source` under `rule`, at most `limit` per `window`
+        seconds (a fixed window, shared by every process through the store): None while
+        within it, else the seconds until the source may ask again."""
+        key = _digest(rule, source)
+        wait = self.report_blocks.remaining([(rule, key)])
+        if wait is not None:
+            return wait
+        async with self.store.session() as conn:
+            # One past the limit starts the block; it lasts what is left of a window.
+            _, till, _ = await self.store.fail(conn, rule, key, limit + 1, window=window,
+                                               penalty=window)
+        if till is None:
+            return None
+        self.report_blocks.put(rule, key, till)
+        return till - time.time()
 
     async def failed(self, source: str, subject: Subject | None, *,
                      target_user_id: uuid.UUID | None = None,

@@ -105,7 +105,7 @@ def _json(value: Any) -> Any:
     return str(value)
 
 
-async def token_event(conn: asyncpg.Connection, kind: str, actor: Principal, row,
+async def token_event(conn: asyncpg.Connection, kind: str, actor: Principal | None, row,
                       details: dict[str, Any] | None = None, *, source: str | None) -> None:
     """A token event; `row` is the token as tokens.repo reads it (with its owner)."""
     await record(conn, kind, actor, source=source, target_user_id=row["user_id"],

@@ -21,13 +21,16 @@ TOKEN_REGISTERED = "token.registered"  # noqa: S105 (an event kind)
 TOKEN_EDITED = "token.edited"  # noqa: S105 (an event kind)
 TOKEN_INVALIDATED = "token.invalidated"  # noqa: S105 (an event kind)
 TOKEN_DELETED = "token.deleted"  # noqa: S105 (an event kind)
+TOKEN_ROTATED = "token.rotated"  # noqa: S105 (an event kind)
+TOKEN_LEAKED = "token.leaked"  # noqa: S105 (an event kind)
 USER_CREATED = "user.created"
 USER_CHANGED = "user.changed"
 USER_DELETED = "user.deleted"
 LOGIN_SUCCEEDED = "login.succeeded"
 LOGIN_FAILED = "login.failed"
 AUTH_THROTTLED = "auth.throttled"
-KINDS = (TOKEN_REGISTERED, TOKEN_EDITED, TOKEN_INVALIDATED, TOKEN_DELETED, USER_CREATED,
+KINDS = (TOKEN_REGISTERED, TOKEN_EDITED, TOKEN_INVALIDATED, TOKEN_DELETED, TOKEN_ROTATED,
+         TOKEN_LEAKED, USER_CREATED,
          USER_CHANGED, USER_DELETED, LOGIN_SUCCEEDED, LOGIN_FAILED, AUTH_THROTTLED)
 
 

@@ -45,16 +45,17 @@ class Authenticator:
         self.tracker = tracker
         self._timeout = acquire_timeout
 
-    def cached(self, credential: Credential) -> Principal | None:
+    def cached(self, credential: Credential, source: str | None = None) -> Principal | None:
         """The principal of a credential this process verified before, or None (not
-        verified yet, expired, revoked, or the cache is off): the hot path."""
+        verified yet, expired, revoked, or the cache is off): the hot path. `source`: the
+        client's address, for the token's recent sources (None: not tracked)."""
         now = time.time()
         principal = self.cache.get(_digest(_HEADER, credential.header), now)
         if principal is not None and principal.token_id is not None:
-            self.tracker.touch(principal, now)  # as _used does, without its call
+            self.tracker.touch(principal, now, source)  # as _used does, without its call
         return principal
 
-    async def verify(self, credential: Credential) -> Principal | None:
+    async def verify(self, credential: Credential, source: str | None = None) -> Principal | None:
         """The principal of a credential, from the database; None when its scheme is not
         one we accept or it is not good. A good one is cached under its header's digest."""
         now = time.time()
@@ -65,9 +66,7 @@ class Authenticator:
             if parts is None:
                 return None  # mistyped or forged (checksum): refused without a connection
             async with self.pool.acquire(timeout=self._timeout) as conn:
-                row = await credentials.check_client_secret(conn, *parts)
-            principal = (credentials.principal_from_token_row(row, API_KEY)
-                         if row is not None else None)
+                principal = await credentials.check_client_secret(conn, *parts, API_KEY)
         elif credential.kind == JWT:
             claims = self.codec.decode(credential.value)
             if claims is None:
@@ -82,10 +81,11 @@ class Authenticator:
         if principal is None:
             return None
         self._remember(_digest(_HEADER, credential.header), principal, exp, generation, now)
-        self._used(principal, now)
+        self._used(principal, now, source)
         return principal
 
-    async def verify_client(self, client_id: uuid.UUID, secret: str) -> Principal | None:
+    async def verify_client(self, client_id: uuid.UUID, secret: str,
+                            source: str | None = None) -> Principal | None:
         """A token's principal from its client ID and secret (the client-credentials grant)."""
         digest = _digest(_CLIENT, f"{client_id}:{secret}")
         now = time.time()
@@ -95,22 +95,25 @@ class Authenticator:
                 return None  # mistyped or forged (checksum): refused without a connection
             generation = self.cache.generation
             async with self.pool.acquire(timeout=self._timeout) as conn:
-                row = await credentials.check_client_secret(conn, client_id, secret)
-            if row is None:
+                principal = await credentials.check_client_secret(
+                    conn, client_id, secret, "client_credentials")
+            if principal is None:
                 return None
-            principal = credentials.principal_from_token_row(row, "client_credentials")
             self._remember(digest, principal, None, generation, now)
-        self._used(principal, now)
+        self._used(principal, now, source)
         return principal
 
     def _remember(self, digest: bytes, principal: Principal, exp: float | None,
                   generation: int, now: float) -> None:
         token_exp = principal.expires_at.timestamp() if principal.expires_at else None
-        self.cache.put(digest, principal, _until(exp, token_exp), generation, now)
+        # A previous secret is remembered only until its overlap ends.
+        rotated = principal.rotated_until
+        old_exp = rotated.timestamp() if rotated is not None else None
+        self.cache.put(digest, principal, _until(exp, token_exp, old_exp), generation, now)
 
-    def _used(self, principal: Principal, now: float) -> None:
+    def _used(self, principal: Principal, now: float, source: str | None) -> None:
         if principal.token_id is not None:
-            self.tracker.touch(principal, now)
+            self.tracker.touch(principal, now, source)
 
     # Local drops right after a change commits here; other processes hear NOTIFY.
     def forget_token(self, token_id: uuid.UUID) -> None:

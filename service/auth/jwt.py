@@ -41,6 +41,8 @@ class Claims:
     expires_at: int
     jti: str
     pipes: tuple[str, ...] | None = None  # from authorization_details; None: not bound
+    # The token's secret version at issue (client credentials); None in older JWTs.
+    secret_version: int | None = None
 
 
 class JwtCodec:
@@ -65,6 +67,7 @@ class JwtCodec:
         token_expiration: datetime | None = None,
         password_version: int | None = None,
         pipes: list[str] | None = None,
+        secret_version: int | None = None,
     ) -> tuple[str, int]:
         """A signed JWT and its expiry (Unix seconds), never past the token's own expiration."""
         now = int(time.time())
@@ -87,6 +90,8 @@ class JwtCodec:
             claims["pwv"] = password_version
         if pipes is not None:
             claims["authorization_details"] = [{"type": PIPES_DETAIL, "pipes": list(pipes)}]
+        if secret_version is not None:
+            claims["tsv"] = secret_version
         return self.encode(claims), exp
 
     def encode(self, claims: dict) -> str:
@@ -124,7 +129,9 @@ def _claims(payload: dict) -> Claims | None:
         scope = payload["scope"]
         tid = payload.get("tid")
         pwv = payload.get("pwv")
-        if not isinstance(scope, str) or (pwv is not None and type(pwv) is not int):
+        tsv = payload.get("tsv")
+        if not isinstance(scope, str) or (pwv is not None and type(pwv) is not int) \
+                or (tsv is not None and (type(tsv) is not int or tid is None)):
             return None
         if (tid is None) == (pwv is None):
             return None  # exactly one of the two grants
@@ -137,6 +144,7 @@ def _claims(payload: dict) -> Claims | None:
             expires_at=int(payload["exp"]),
             jti=str(payload["jti"]),
             pipes=_pipes_claim(payload.get("authorization_details")),
+            secret_version=tsv,
         )
     except (ValueError, TypeError, AttributeError):
         return None

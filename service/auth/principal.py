@@ -12,8 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network
 
+from multidict import istr
+
 from service.auth.pipe_access import PipeAccess
 from service.auth.scopes import ADMIN_ONLY_SCOPES, ALL_SCOPES
+from service.validation import isoformat
+
+# A token's expiration, on every answer to a request it authenticates.
+TOKEN_EXPIRES = istr("Mrsm-Token-Expires")
+# When the previous secret of a rotated token stops working, on answers to requests made
+# with that secret: a device learns from its own traffic that it must switch.
+TOKEN_ROTATED = istr("Mrsm-Token-Rotated")
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,10 +41,30 @@ class Principal:
     allowed_cidrs: tuple[IPv4Network | IPv6Network, ...] | None = None
     # The pipes it may reach, compiled once (the principal is cached); None: every pipe.
     pipes: PipeAccess | None = None
+    # The token's secret version: a JWT from the client-credentials grant carries it.
+    secret_version: int | None = None
+    # Set when the credential is a token's previous secret: when it stops working.
+    rotated_until: datetime | None = None
+    # The notices every answer to this credential carries (`notices_for`), made once per
+    # principal so the front only sets them: None for password sessions.
+    notices: tuple[tuple[istr, str], ...] | None = None
 
     @property
     def is_admin(self) -> bool:
         return self.user_type == "admin"
+
+
+def notices_for(expires_at: datetime | None,
+                rotated_until: datetime | None) -> tuple[tuple[istr, str], ...] | None:
+    """The response headers of a token's credential, as (name, value) pairs; None when
+    there are none. Pairs rather than a multidict: setting one header costs a fifth of
+    extending by a multidict."""
+    headers = []
+    if expires_at is not None:
+        headers.append((TOKEN_EXPIRES, isoformat(expires_at)))
+    if rotated_until is not None:
+        headers.append((TOKEN_ROTATED, isoformat(rotated_until)))
+    return tuple(headers) or None
 
 
 def user_scopes(user_type: str, stored: list[str] | tuple[str, ...]) -> frozenset[str]:

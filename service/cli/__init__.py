@@ -1,8 +1,9 @@
 """`mrsm`: manage tokens and users from the command line (the seed's CLI).
 
     mrsm register token          prompts for owner, label, expiration, scopes, pipes
-    mrsm show tokens [ID]        a table (or one token)
+    mrsm show tokens [ID]        a table (or one token); --expiring 7d: those expiring soon
     mrsm edit token ID           change label, expiration, scopes, pipes
+    mrsm rotate token ID         a new secret; the old one works for --overlap (default 1h)
     mrsm invalidate token ID     stop a token working for good; it stays listed (asks first)
     mrsm delete token ID         remove a token (asks first, unless --yes)
     mrsm register user [NAME]    mrsm show users    mrsm delete user NAME
@@ -28,13 +29,13 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from service.cli import oauth, pipes, tokens, users
+from service.cli import oauth, pipes, rotate, tokens, users
 from service.cli.context import Context
 from service.cli.prompts import CliError
 from service.sdk.base import InstanceError
 
 _NOUNS = {"token": "token", "tokens": "token", "user": "user", "users": "user", "api": "api",
-          "pipe": "pipe", "pipes": "pipe", "data": "data"}
+          "pipe": "pipe", "pipes": "pipe", "data": "data", "signing-key": "signing-key"}
 
 
 def _start_api(ctx: Context) -> int:
@@ -77,6 +78,7 @@ COMMANDS: dict[tuple[str, str | None], Callable[[Context], int]] = {
     ("register", "token"): tokens.register,
     ("show", "token"): tokens.show,
     ("edit", "token"): tokens.edit,
+    ("rotate", "token"): rotate.rotate,
     ("invalidate", "token"): tokens.invalidate,
     ("delete", "token"): tokens.delete,
     ("register", "user"): users.register,
@@ -90,7 +92,7 @@ COMMANDS: dict[tuple[str, str | None], Callable[[Context], int]] = {
     ("start", "api"): _start_api,
     ("migrate", None): _migrate,
     ("introspect", None): oauth.introspect,
-    ("rotate", None): oauth.rotate,
+    ("rotate", "signing-key"): oauth.rotate_signing_key,
 }
 
 
@@ -121,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the pipes the token may reach: CK/MK/LK patterns, '*' any key, "
                             "'-' no location (e.g. 'mqtt:garden/*/*'); repeatable or "
                             "comma-separated; all: every pipe (the default)")
+    token.add_argument("--overlap", metavar="DURATION",
+                       help="with rotate token: how long the old secret keeps working "
+                            "(30m, 1h, 2d; 0 ends it now; default 1h)")
+    token.add_argument("--expiring", metavar="DURATION",
+                       help="with show tokens: only valid tokens expiring within it (7d)")
     user = parser.add_argument_group("users")
     user.add_argument("--password", help="the user's (new) password (visible to `ps`; "
                                          "prefer --password-stdin)")
@@ -139,13 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _resolve(words: list[str]) -> tuple[Callable[[Context], int], list[str]]:
     action = words[0].lower()
-    if (action, None) in COMMANDS:  # one-word commands: migrate, introspect, rotate
+    if (action, None) in COMMANDS:  # one-word commands: migrate, introspect
         return COMMANDS[(action, None)], words[1:]
     noun = _NOUNS.get(words[1].lower()) if len(words) > 1 else None
     command = COMMANDS.get((action, noun))
     if command is None:
         raise CliError(f"Unknown command: {' '.join(words[:2])} (try: register token, "
-                       "show tokens, edit token, invalidate token, delete token, "
+                       "show tokens, edit token, rotate token, invalidate token, delete token, "
                        "register user, show users, edit user, delete user, show pipes, "
                        "register pipe, delete pipe, show data, start api, migrate, "
                        "introspect, rotate signing-key).")

@@ -36,9 +36,8 @@ def introspect(ctx: Context) -> int:
     return 0 if body.get("active") else 1
 
 
-def rotate(ctx: Context) -> int:
-    if ctx.rest != ["signing-key"]:
-        raise CliError("Use: mrsm rotate signing-key")
+def rotate_signing_key(ctx: Context) -> int:
+    ctx.no_args("rotate signing-key")
     if ctx.conn.type != "sql":
         raise CliError("This runs on a sql: instance (the database itself), not on api:.")
     made = run(ctx.conn.arotate_signing_key())

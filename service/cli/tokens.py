@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime, timedelta
 
 from service.cli.context import Context
 from service.cli.output import more_hint, print_json, short_time, table
@@ -15,6 +16,7 @@ from service.cli.parsing import (
     pipes_text,
 )
 from service.cli.prompts import CliError, retry
+from service.cli.rotate import parse_duration
 from service.sdk.base import InstanceError, run
 
 
@@ -179,7 +181,15 @@ def details(token: dict) -> str:
              ("Valid", "yes" if token["is_valid"] else "no")]
     if token["invalidated_at"]:
         lines.append(("Invalidated", short_time(token["invalidated_at"])))
-    return "\n".join(f"  {name + ':':<12} {value}" for name, value in lines)
+    if token.get("invalidated_reason"):
+        lines.append(("Reason", token["invalidated_reason"]))
+    if token.get("previous_secret_expires_at"):
+        lines.append(("Old secret", "works until "
+                      + short_time(token["previous_secret_expires_at"])))
+    for number, source in enumerate(token.get("recent_sources") or (), start=1):
+        lines.append(("Used from" if number == 1 else "",
+                      f"{source['address']}  {short_time(source['last_seen_at'])}"))
+    return "\n".join(f"  {name + ':' if name else '':<12} {value}" for name, value in lines)
 
 
 def show(ctx: Context) -> int:
@@ -190,12 +200,18 @@ def show(ctx: Context) -> int:
         token = run(ctx.conn.aget_token(ctx.token_id("show token")))
         print_json(token) if args.json else print(details(token))
         return 0
-    page = run(ctx.conn.atoken_page(user=args.user, limit=args.limit, offset=args.offset))
+    before = None
+    if args.expiring is not None:
+        within = parse_duration(args.expiring, "--expiring")
+        before = iso(datetime.now(UTC) + timedelta(seconds=within))
+    page = run(ctx.conn.atoken_page(user=args.user, limit=args.limit, offset=args.offset,
+                                    expires_before=before))
     if args.json:
         print_json(page)
         return 0
     if not page["items"]:
-        print(f"No tokens{' for ' + args.user if args.user else ''}.")
+        soon = f" expiring within {args.expiring}" if args.expiring else ""
+        print(f"No tokens{' for ' + args.user if args.user else ''}{soon}.")
         return 0
     print(table(["ID", "LABEL", "USER", "SCOPES", "EXPIRATION", "LAST USED", "PIPES", "VALID"],
                 [_row(t) for t in page["items"]]))

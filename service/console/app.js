@@ -8,6 +8,7 @@ import { initAudit, resetAudit, showAudit } from './audit.js';
 import { initTokenDialogs } from './dialogs.js';
 import { closeMenu, initMenu } from './menu.js';
 import { initPipes, resetPipes, showPipes } from './pipes.js';
+import { initRotate } from './rotate.js';
 import { afterChange, initTokens, resetTokens, showTokens } from './tokens.js';
 import { $, closeDialog, initConfirm, keepOpen, setText, showError } from './ui.js';
 import { initUsers, resetUsers, showUsers } from './users.js';
@@ -173,6 +174,7 @@ async function start() {
   initConfirm();
   initTokens({ context });
   initTokenDialogs({ context, changed: afterChange });
+  initRotate({ changed: afterChange });
   initUsers({ context });
   initAudit({ context });
   initPipes({ context });

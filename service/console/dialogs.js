@@ -5,8 +5,8 @@ import { describe, request } from './api.js';
 import { TIME_ZONE, daysFromNow, localInputToUtc, toLocalInput } from './format.js';
 import { pipesChange, pipesToText } from './pipe-limit.js';
 import {
-  $, closeDialog, focusToken, guardChanges, keepOpen, returnFocusOnClose, scopeChecks, setText,
-  showError,
+  $, closeDialog, copyText, focusToken, guardChanges, keepOpen, returnFocusOnClose, scopeChecks,
+  setText, showError,
 } from './ui.js';
 
 let hooks = null; // { context: () => ({ me, config }), changed: async (message, id) => void }
@@ -185,22 +185,6 @@ function showCreated(token) {
   $('created-dialog').querySelector('[data-copy]').focus();
 }
 
-async function copy(button) {
-  const source = $(button.dataset.copy);
-  const what = button.textContent.replace(/^Copy /, '');
-  try {
-    await navigator.clipboard.writeText(source.textContent);
-    setText('copy-status', `Copied the ${what}.`);
-  } catch {
-    // No clipboard access: select the text so that Ctrl+C copies it.
-    const range = document.createRange();
-    range.selectNodeContents(source);
-    window.getSelection().removeAllRanges();
-    window.getSelection().addRange(range);
-    setText('copy-status', `Could not copy the ${what} automatically: it is selected, press Ctrl+C.`);
-  }
-}
-
 function closeCreated() {
   if (!$('created-ack').checked) return;
   acknowledged = true;
@@ -234,7 +218,8 @@ export function initTokenDialogs(options) {
   const created = $('created-dialog');
   keepOpen(created, () => !acknowledged);
   for (const button of created.querySelectorAll('[data-copy]')) {
-    button.addEventListener('click', () => copy(button));
+    button.addEventListener('click',
+      () => copyText($(button.dataset.copy), button, 'copy-status'));
   }
   $('created-ack').addEventListener('change', () => {
     $('created-done').disabled = !$('created-ack').checked;

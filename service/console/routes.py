@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 _JS = "text/javascript; charset=utf-8"
 _CSS_TYPE = "text/css; charset=utf-8"
 _MODULES = ("app", "api", "audit", "chart", "dialogs", "format", "menu", "pager", "pipe-limit",
-            "pipes", "tokens", "ui", "users")
+            "pipes", "rotate", "tokens", "ui", "users")
 ASSETS: dict[str, str] = {
     "app.css": _CSS_TYPE,
     **{f"{name}.js": _JS for name in _MODULES},

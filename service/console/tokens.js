@@ -6,15 +6,13 @@ import { openCreate, openEdit } from './dialogs.js';
 import { TIME_ZONE, dateTime, relative } from './format.js';
 import { menuButton } from './menu.js';
 import { renderPager } from './pager.js';
+import { expiryBadge, openRotate, sourcesDetails } from './rotate.js';
 import {
   $, closeDialog, confirmAction, debounce, el, focusToken, returnFocusOnClose, setText,
   showError,
 } from './ui.js';
 
 const PAGE_SIZE = 50;
-// GET /tokens's state=expiring_soon: valid and expiring within this many days.
-const EXPIRING_SOON_DAYS = 7;
-const DAY_MS = 24 * 3600e3;
 
 let context = null; // () => ({ me, config })
 let offset = 0;
@@ -77,13 +75,6 @@ function timeCell(iso, emptyText) {
 }
 
 /** "expires in 3 days" for a valid token close to its end. */
-function expiryBadge(token) {
-  if (!token.is_valid || token.expiration === null) return null;
-  const left = new Date(token.expiration).getTime() - Date.now();
-  if (left > EXPIRING_SOON_DAYS * DAY_MS) return null;
-  return el('span', { className: 'badge warn' }, `expires ${relative(token.expiration)}`);
-}
-
 function expiresCell(token) {
   if (token.expiration === null) return el('span', {}, 'Never');
   return el('span', {}, el('span', { className: 'rel' }, relative(token.expiration)),
@@ -96,7 +87,10 @@ function entries(token) {
     { label: 'Details', run: () => openDetails(token) },
     { label: 'Edit', run: () => openEdit(token) },
   ];
-  if (token.is_valid) list.push({ label: 'Invalidate', run: () => invalidate(token) });
+  if (token.is_valid) {
+    list.push({ label: 'Invalidate', run: () => invalidate(token) });
+    list.push({ label: 'Rotate', run: () => openRotate(token) });
+  }
   list.push({ label: 'Delete', danger: true, run: () => remove(token) });
   return list;
 }
@@ -120,8 +114,9 @@ function renderTokens(tokens) {
         token.pipes ? el('div', { className: 'hint' }, `Pipes: ${token.pipes.join(', ')}`) : null),
       el('td', {}, timeCell(token.created_at, '')),
       el('td', {}, expiresCell(token)),
-      el('td', {}, timeCell(token.last_used_at, 'Not yet')),
-      el('td', {}, el('span', { className: `badge ${tone}` }, status), ' ', expiryBadge(token)),
+      el('td', {}, timeCell(token.last_used_at, 'Not yet'), sourcesDetails(token)),
+      el('td', {}, el('span', { className: `badge ${tone}` }, status), ' ',
+        expiryBadge(token, context().config)),
       el('td', { className: 'row-actions' }, button),
     ].filter(Boolean);
     cells.forEach((cell, i) => { cell.dataset.label = headers[i]; });
@@ -149,14 +144,17 @@ function openDetails(token) {
     ...fact('Owner', token.user === null ? '(deleted)' : token.user),
     ...fact('Scopes', token.scopes.length ? token.scopes.join(', ') : 'none'),
     ...fact('Pipes', token.pipes ? token.pipes.join(', ') : 'Every pipe'),
-    ...fact('Status', status),
+    ...fact('Status', token.invalidated_reason ? `${status} (${token.invalidated_reason})` : status),
     ...fact('Created', dateTime(token.created_at)),
     ...fact('Expires', token.expiration ? `${dateTime(token.expiration)} (${relative(token.expiration)})`
       : 'Never'),
     ...fact('Last used', token.last_used_at ? dateTime(token.last_used_at) : 'Not yet'),
     ...fact('Rate limit', token.rate_limit ? `${token.rate_limit} requests a minute` : 'None'),
     ...fact('Allowed networks', token.allowed_cidrs ? token.allowed_cidrs.join(', ') : 'Anywhere'),
+    ...(token.previous_secret_expires_at ? fact('Old secret works until',
+      dateTime(token.previous_secret_expires_at)) : []),
   );
+  $('details-extra').replaceChildren(...[sourcesDetails(token)].filter(Boolean));
   setText('details-title', `Token “${token.label}”`);
   const dialog = $('details-dialog');
   dialog.returnFocusTo = () => focusToken(token.id);

@@ -183,3 +183,19 @@ export function confirmAction({ title, text, ok, run, done, returnFocus }) {
   dialog.showModal();
   $('confirm-cancel').focus(); // the safe choice has the focus
 }
+
+/** Copy `source`'s text, saying so in `statusId`; without clipboard access, select it so
+ *  that Ctrl+C copies it. `button` names what is copied ("Copy API key"). */
+export async function copyText(source, button, statusId) {
+  const what = button.textContent.replace(/^Copy /, '');
+  try {
+    await navigator.clipboard.writeText(source.textContent);
+    setText(statusId, `Copied the ${what}.`);
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents(source);
+    window.getSelection().removeAllRanges();
+    window.getSelection().addRange(range);
+    setText(statusId, `Could not copy the ${what} automatically: it is selected, press Ctrl+C.`);
+  }
+}

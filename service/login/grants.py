@@ -147,7 +147,8 @@ async def authenticate_client(request: web.Request, params: dict[str, str],
     if client_id is None:
         await record_failure(request, source, grant, None, reason="malformed_client_id")
         raise _invalid_client(basic=basic is not None)
-    principal = await app[keys.AUTHN].verify_client(client_id, secret)
+    tracked = str(address) if address is not None and app[keys.SETTINGS].track_sources else None
+    principal = await app[keys.AUTHN].verify_client(client_id, secret, tracked)
     # The token's networks and rate limit apply here as to its API key.
     if principal is None or not await guard.admit(principal.token_id, principal.rate_limit,
                                                   principal.allowed_cidrs, address):
@@ -165,10 +166,14 @@ async def client_credentials_grant(request: web.Request, params: dict[str, str])
     pipes = principal.pipes.texts() if principal.pipes is not None else None
     token, exp = app[keys.JWT].issue(user_id=principal.user_id, scopes=scopes,
                                      token_id=principal.token_id,
-                                     token_expiration=principal.expires_at, pipes=pipes)
+                                     token_expiration=principal.expires_at, pipes=pipes,
+                                     secret_version=principal.secret_version)
     _succeeded(request, source, CLIENT_CREDENTIALS, user_id=principal.user_id,
                username=principal.username, token_id=principal.token_id)
-    return _granted(token, exp, scopes, _now(), pipes)
+    response = _granted(token, exp, scopes, _now(), pipes)
+    if principal.notices is not None:  # the token's expiry; a rotated secret's end
+        response.headers.extend(principal.notices)
+    return response
 
 
 def _now() -> int:

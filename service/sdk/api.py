@@ -175,10 +175,12 @@ class APIConnector(APIPipes, Connector):
         return await self._request("POST", "/tokens", json=body)
 
     async def atoken_page(self, *, user: str | None = None, limit: int = 100,
-                          offset: int = 0) -> dict:
+                          offset: int = 0, expires_before: str | None = None) -> dict:
         params: dict[str, Any] = {"limit": str(limit), "offset": str(offset)}
         if user is not None:
             params["user"] = user
+        if expires_before is not None:
+            params["expires_before"] = expires_before
         return await self._request("GET", "/tokens", params=params)
 
     async def aget_token(self, token_id: str) -> dict:
@@ -192,6 +194,10 @@ class APIConnector(APIPipes, Connector):
 
     async def adelete_token(self, token_id: str) -> None:
         await self._request("DELETE", f"/tokens/{_segment(token_id)}")
+
+    async def arotate_token(self, token_id: str, overlap_seconds: int) -> dict:
+        return await self._request("POST", f"/tokens/{_segment(token_id)}/rotate",
+                                   json={"overlap_seconds": overlap_seconds})
 
     async def acreate_user(self, body: dict) -> dict:
         return await self._request("POST", "/users", json=body)

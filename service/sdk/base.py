@@ -176,8 +176,9 @@ class BaseConnector:
         raise NotImplementedError
 
     async def atoken_page(self, *, user: str | None = None, limit: int = 100,
-                          offset: int = 0) -> dict:
-        """GET /tokens: one page, `{"items", "total", "limit", "offset"}`."""
+                          offset: int = 0, expires_before: str | None = None) -> dict:
+        """GET /tokens: one page, `{"items", "total", "limit", "offset"}`; with
+        `expires_before` (ISO 8601), only valid tokens that expire before then."""
         raise NotImplementedError
 
     async def aget_token(self, token_id: str) -> dict:
@@ -190,6 +191,11 @@ class BaseConnector:
         raise NotImplementedError
 
     async def adelete_token(self, token_id: str) -> None:
+        raise NotImplementedError
+
+    async def arotate_token(self, token_id: str, overlap_seconds: int) -> dict:
+        """POST /tokens/{id}/rotate: the token with its new secret and API key (the only
+        time)."""
         raise NotImplementedError
 
     async def acreate_user(self, body: dict) -> dict:
@@ -283,11 +289,14 @@ class BaseConnector:
             if not page["items"] or len(items) >= page["total"]:
                 return items
 
-    async def alist_tokens(self, user: str | None = None) -> list[dict]:
-        """Every token visible to the connector (of `user` if given), all pages."""
+    async def alist_tokens(self, user: str | None = None,
+                           expires_before: str | None = None) -> list[dict]:
+        """Every token visible to the connector (of `user` if given; with `expires_before`,
+        only the valid ones expiring before then), all pages."""
         items: list[dict] = []
         while True:
-            page = await self.atoken_page(user=user, limit=PAGE_SIZE, offset=len(items))
+            page = await self.atoken_page(user=user, limit=PAGE_SIZE, offset=len(items),
+                                          expires_before=expires_before)
             items.extend(page["items"])
             if not page["items"] or len(items) >= page["total"]:
                 return items

@@ -34,7 +34,13 @@ from service.sdk.config import connector_type, instance_config
 from service.sdk.connector import Connector
 from service.sdk.sql_pipes import SQLPipes
 from service.tokens import ops
-from service.tokens.schemas import TokenCreateSchema, TokenUpdateSchema, token_out
+from service.tokens.schemas import (
+    TokenCreateSchema,
+    TokenQuerySchema,
+    TokenRotateSchema,
+    TokenUpdateSchema,
+    token_out,
+)
 from service.users import ops as user_ops
 from service.users.schemas import UserCreateSchema, UserUpdateSchema
 from service.validation import validate
@@ -165,6 +171,7 @@ class SQLConnector(SQLPipes, Connector):
                 "token_max_ttl_days": settings.token_max_ttl_days,
                 "never_expires_allowed": settings.token_max_ttl_days is None,
                 "jwt_ttl_seconds": settings.jwt_ttl_seconds,
+                "token_expiry_warning_days": settings.token_expiry_warning_days,
                 "scopes": [{"name": n, "description": d} for n, d in SCOPES.items()]}
 
     async def aintrospect(self, token: str) -> dict:
@@ -206,10 +213,15 @@ class SQLConnector(SQLPipes, Connector):
             return await ops.register(conn, self.settings, ops.OPERATOR, **options)
 
     async def atoken_page(self, *, user: str | None = None, limit: int = 100,
-                          offset: int = 0) -> dict:
+                          offset: int = 0, expires_before: str | None = None) -> dict:
+        query = {"limit": limit, "offset": offset,
+                 **({"user": user} if user is not None else {}),
+                 **({"expires_before": expires_before} if expires_before is not None else {})}
+        data = self._validate(TokenQuerySchema(), query)
         async with self._connection(transaction=False) as conn:
-            return await ops.listing(conn, ops.OPERATOR, username=user, limit=limit,
-                                     offset=offset)
+            return await ops.listing(conn, ops.OPERATOR, username=data.get("user"),
+                                     limit=data["limit"], offset=data["offset"],
+                                     filters=ops.filters_of(data, self.settings))
 
     async def aget_token(self, token_id: str) -> dict:
         async with self._connection(transaction=False) as conn:
@@ -228,6 +240,12 @@ class SQLConnector(SQLPipes, Connector):
     async def adelete_token(self, token_id: str) -> None:
         async with self._connection() as conn:
             await ops.delete(conn, ops.OPERATOR, token_id)
+
+    async def arotate_token(self, token_id: str, overlap_seconds: int) -> dict:
+        data = self._validate(TokenRotateSchema(), {"overlap_seconds": overlap_seconds})
+        async with self._connection() as conn:
+            return await ops.rotate(conn, ops.OPERATOR, token_id,
+                                    overlap_seconds=data["overlap_seconds"])
 
     async def acreate_user(self, body: dict) -> dict:
         data = self._validate(UserCreateSchema(), body)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.auth.apikeys import make_api_key
@@ -68,6 +68,9 @@ class Token:
         self.invalidated_at: datetime | None = None
         self.last_used_at: datetime | None = None
         self.is_valid: bool | None = None
+        self.invalidated_reason: str | None = None
+        self.previous_secret_expires_at: datetime | None = None
+        self.recent_sources: list[dict[str, Any]] = []
         self._saved: dict[str, Any] | None = None  # the instance's copy, to find edits
 
     @property
@@ -124,6 +127,11 @@ class Token:
         self.is_valid = data.get("is_valid")
         self._pipes = list(data["pipes"]) if data.get("pipes") is not None else None
         self._pipes_given = True
+        self.invalidated_reason = data.get("invalidated_reason")
+        self.previous_secret_expires_at = _aware(data.get("previous_secret_expires_at"))
+        self.recent_sources = [{"address": s["address"],
+                                "last_seen_at": _aware(s["last_seen_at"])}
+                               for s in data.get("recent_sources") or ()]
         self._saved = {"label": self.label, "expiration": self._expiration,
                        "scopes": set(self.scopes), "pipes": self._pipes}
 
@@ -206,6 +214,27 @@ class Token:
         if self.id is None:
             return False, "This token is not registered yet."
         return self._call("Invalidated", self.instance_connector.ainvalidate_token(str(self.id)))
+
+    def rotate(self, overlap: timedelta = timedelta(hours=1)) -> tuple[bool, str]:
+        """A new secret (set on `secret`, so `get_api_key()` works); the previous one keeps
+        working for `overlap` (at most 30 days; zero ends it, and the JWTs issued before,
+        at once)."""
+        if self.id is None:
+            return False, "This token is not registered yet."
+        if not isinstance(overlap, timedelta):
+            return False, f"overlap must be a timedelta, not {type(overlap).__name__}."
+        seconds = overlap.total_seconds()
+        if seconds != int(seconds):
+            return False, "overlap must be a whole number of seconds."
+        try:
+            out = run(self.instance_connector.arotate_token(str(self.id), int(seconds)))
+        except InstanceError as err:
+            return False, str(err)
+        self._load(out)
+        self.secret = out["secret"]
+        until = (f"; the previous secret works until {_iso(self.previous_secret_expires_at)}"
+                 if self.previous_secret_expires_at else "; the previous secret no longer works")
+        return True, f"Rotated token '{self.label}' ({self.id}){until}."
 
     def delete(self) -> tuple[bool, str]:
         """Remove the token permanently."""

@@ -31,7 +31,7 @@ from service.auth.scopes import ALL_SCOPES, order
 from service.config import Settings
 from service.errors import ApiError, not_found
 from service.tokens import repo
-from service.tokens.schemas import token_out
+from service.tokens.schemas import DEFAULT_OVERLAP_SECONDS, token_out
 from service.users import repo as users_repo
 from service.validation import isoformat
 
@@ -245,12 +245,65 @@ async def invalidate(conn: asyncpg.Connection, actor: Principal,
     return token_out(await repo.by_id(conn, row["id"]), datetime.now(UTC))
 
 
+def _may_hold_secret_of(actor: Principal, row: asyncpg.Record) -> None:
+    """A rotation hands its caller the token's new secret, so a token credential may rotate
+    only itself or a token that can do no more than it: no scope it lacks, no pipe beyond
+    its reach, no later expiration. Otherwise one key could mint a stronger one."""
+    if actor.token_id is None or actor.token_id == row["id"]:
+        return
+    extra = sorted(set(row["scopes"]) - actor.scopes)
+    reach = actor.pipes
+    beyond_pipes = reach is not None and (
+        row["pipes"] is None or not all(reach.covers(Pattern.parse(t)) for t in row["pipes"]))
+    cap = actor.expires_at
+    outlives = cap is not None and (row["expiration"] is None or row["expiration"] > cap)
+    if extra or beyond_pipes or outlives:
+        what = (f"scopes {', '.join(extra)}" if extra else
+                "pipes beyond this credential's" if beyond_pipes else "a later expiration")
+        raise ApiError(403, "forbidden", f"This credential may not rotate a token that can do "
+                       f"more than it ({what}); rotate it with a password session or a "
+                       "token that holds as much.")
+
+
+async def rotate(conn: asyncpg.Connection, actor: Principal, token_id: uuid.UUID | str, *,
+                 overlap_seconds: int = DEFAULT_OVERLAP_SECONDS,
+                 source: str | None = None) -> dict:
+    """A new secret for the token, which keeps everything else; the previous secret works
+    for `overlap_seconds` more (0: it, and every JWT issued before, end now). Returns the
+    representation with the new `secret` and `api_key` (the only time)."""
+    row = await visible_token(conn, actor, token_id)
+    now = datetime.now(UTC)
+    if row["invalidated_at"] is not None or row["username"] is None:
+        raise ApiError(409, "conflict", "An invalidated token cannot be rotated.")
+    _may_hold_secret_of(actor, row)
+    if row["expiration"] is not None and row["expiration"] <= now:
+        raise ApiError(409, "conflict", "An expired token cannot be rotated.")
+    secret = apikeys.new_secret()
+    until = now + timedelta(seconds=overlap_seconds) if overlap_seconds else None
+    await repo.rotate(conn, row["id"], apikeys.hash_secret(secret), until)
+    await audit.token_event(conn, audit_repo.TOKEN_ROTATED, actor, row, {
+        "label": row["label"], "overlap_seconds": overlap_seconds,
+        "previous_secret_expires_at": isoformat(until) if until else None}, source=source)
+    out = token_out(await repo.by_id(conn, row["id"]), now)
+    out["secret"] = secret
+    out["api_key"] = apikeys.make_api_key(row["id"], secret)
+    return out
+
+
 async def delete(conn: asyncpg.Connection, actor: Principal,
                  token_id: uuid.UUID | str, *, source: str | None = None) -> uuid.UUID:
     row = await visible_token(conn, actor, token_id)
     await repo.delete(conn, row["id"])
     await audit.token_event(conn, audit_repo.TOKEN_DELETED, actor, row, source=source)
     return row["id"]
+
+
+def filters_of(query: dict, settings: Settings) -> repo.Filters:
+    """The listing's filters from a validated TokenQuerySchema (`user` is `listing`'s);
+    "expiring soon" is within the days the console warns of."""
+    return repo.Filters(text=query.get("q"), scope=query.get("scope"), state=query.get("state"),
+                        expires_before=query.get("expires_before"),
+                        soon=timedelta(days=settings.token_expiry_warning_days))
 
 
 async def listing(conn: asyncpg.Connection, actor: Principal, *, username: str | None,

@@ -13,7 +13,8 @@ from service.db import like_escape
 _SELECT = """
 SELECT t.id, t.user_id, u.username, u.type AS user_type, u.scopes AS user_scopes,
        t.label, t.scopes, t.expiration, t.created_at, t.invalidated_at, t.last_used_at,
-       t.rate_limit, t.allowed_cidrs, t.pipes
+       t.rate_limit, t.allowed_cidrs, t.pipes, t.previous_secret_expires_at,
+       t.invalidated_reason, t.recent_sources
 FROM tokens t LEFT JOIN users u ON u.id = t.user_id
 """
 
@@ -26,10 +27,9 @@ BY_ID = _SELECT + "WHERE t.id = $1"
 # The listing's filters, each NULL for "any". $1 owner id; $2 a LIKE pattern the label or
 # the owner's name contains, $3 one the client ID starts with (both escaped by `like_escape`);
 # $4 a scope the token holds; $5 a state (see STATES); $6 now; $7 until when a valid
-# token's expiry counts as soon. The states match the console's status badge: invalidated
-# wins over expired, and a deleted owner's tokens are invalidated with the owner.
-# A valid token expiring within this many days is "expiring soon" (a filter, a badge).
-EXPIRING_SOON_DAYS = 7
+# token's expiry counts as soon; $8 a time a valid token expires before. The states match
+# the console's status badge: invalidated wins over expired, and a deleted owner's tokens
+# are invalidated with the owner.
 STATES = ("valid", "expiring_soon", "invalidated", "expired")
 _FILTER = """
 WHERE ($1::uuid IS NULL OR t.user_id = $1)
@@ -41,6 +41,8 @@ WHERE ($1::uuid IS NULL OR t.user_id = $1)
            AND ($5 = 'valid' OR t.expiration <= $7))
        OR ($5 = 'invalidated' AND t.invalidated_at IS NOT NULL)
        OR ($5 = 'expired' AND t.invalidated_at IS NULL AND t.expiration <= $6))
+  AND ($8::timestamptz IS NULL OR (t.expiration < $8 AND t.expiration > $6
+                                    AND t.invalidated_at IS NULL AND u.id IS NOT NULL))
 """
 # (sort, order) -> ORDER BY, from constants only. A token that never expires sorts as the
 # latest expiry; one never used sorts last either way.
@@ -53,7 +55,7 @@ _ORDERS = {
     ("last_used", "asc"): "t.last_used_at ASC NULLS LAST, t.created_at DESC, t.id",
 }
 SORTS = ("created", "expires", "last_used")
-PAGES = {key: _SELECT + _FILTER + "ORDER BY " + clause + "\nLIMIT $8 OFFSET $9"
+PAGES = {key: _SELECT + _FILTER + "ORDER BY " + clause + "\nLIMIT $9 OFFSET $10"
          for key, clause in _ORDERS.items()}
 COUNT = "SELECT count(*) FROM tokens t LEFT JOIN users u ON u.id = t.user_id" + _FILTER  # noqa: S608 (constants only)
 
@@ -66,7 +68,8 @@ class Filters:
     text: str | None = None  # in the label or the owner's name, or a client ID prefix
     scope: str | None = None
     state: str | None = None
-    soon: timedelta = timedelta(days=EXPIRING_SOON_DAYS)
+    expires_before: datetime | None = None  # valid, and expiring before then
+    soon: timedelta = timedelta(days=7)  # "expiring soon": TOKEN_EXPIRY_WARNING_DAYS
 
 
 NO_FILTERS = Filters()
@@ -82,7 +85,34 @@ UPDATE tokens SET
     pipes = CASE WHEN $12 THEN $13::text[] ELSE pipes END
 WHERE id = $1
 """
-INVALIDATE = "UPDATE tokens SET invalidated_at = coalesce(invalidated_at, now()) WHERE id = $1"
+# The first invalidation's time and reason stay; both secrets end.
+INVALIDATE = """
+UPDATE tokens SET invalidated_at = coalesce(invalidated_at, now()),
+                  invalidated_reason = coalesce(invalidated_reason, $2),
+                  previous_secret_hash = NULL, previous_secret_expires_at = NULL
+WHERE id = $1
+"""
+# A new secret. With an overlap the current one becomes the previous one until $3 (an older
+# previous one ends now: at most two); without one ($3 NULL) no old secret is kept, and
+# every JWT issued under an older version ends.
+ROTATE = """
+UPDATE tokens SET
+    previous_secret_hash = CASE WHEN $3::timestamptz IS NULL THEN NULL ELSE secret_hash END,
+    previous_secret_expires_at = $3,
+    secret_hash = $2,
+    secret_version = secret_version + 1,
+    jwt_min_version = CASE WHEN $3::timestamptz IS NULL THEN secret_version + 1
+                           ELSE jwt_min_version END
+WHERE id = $1
+"""
+# Valid tokens among these ids, with both secrets' hashes (leaked-key reports).
+VALID_SECRETS = """
+SELECT t.id, t.user_id, u.username, t.label, t.secret_hash, t.previous_secret_hash,
+       t.previous_secret_expires_at
+FROM tokens t JOIN users u ON u.id = t.user_id
+WHERE t.id = ANY($1::uuid[]) AND t.invalidated_at IS NULL
+  AND (t.expiration IS NULL OR t.expiration > now())
+"""
 DELETE = "DELETE FROM tokens WHERE id = $1"
 
 
@@ -106,7 +136,7 @@ async def page(conn: asyncpg.Connection, filters: Filters, limit: int, offset: i
     args = (filters.owner_id,
             None if text is None else f"%{like_escape(text)}%",
             None if text is None else f"{like_escape(text.lower())}%",
-            filters.scope, filters.state, now, now + filters.soon)
+            filters.scope, filters.state, now, now + filters.soon, filters.expires_before)
     rows = await conn.fetch(PAGES[sort, order], *args, limit, offset)
     total = await conn.fetchval(COUNT, *args)
     return rows, total
@@ -124,8 +154,19 @@ async def update(conn: asyncpg.Connection, token_id: uuid.UUID, changes: dict) -
     )
 
 
-async def invalidate(conn: asyncpg.Connection, token_id: uuid.UUID) -> None:
-    await conn.execute(INVALIDATE, token_id)
+async def invalidate(conn: asyncpg.Connection, token_id: uuid.UUID,
+                     reason: str = "invalidated") -> None:
+    await conn.execute(INVALIDATE, token_id, reason)
+
+
+async def rotate(conn: asyncpg.Connection, token_id: uuid.UUID, secret_hash: bytes,
+                 previous_until: datetime | None) -> None:
+    await conn.execute(ROTATE, token_id, secret_hash, previous_until)
+
+
+async def valid_secrets(conn: asyncpg.Connection,
+                        token_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    return await conn.fetch(VALID_SECRETS, token_ids)
 
 
 async def delete(conn: asyncpg.Connection, token_id: uuid.UUID) -> None:

@@ -8,15 +8,19 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from service import keys
-from service.auth.scopes import requires
+from service.abuse.client import UNKNOWN_SOURCE
+from service.auth.scopes import public, requires
 from service.caller import principal_of, source_of
-from service.openapi import doc
-from service.tokens import ops, repo
+from service.openapi import ErrorSchema, doc
+from service.tokens import leaks, ops
 from service.tokens.schemas import (
+    LeakReceivedSchema,
+    LeakReportSchema,
     TokenCreatedSchema,
     TokenCreateSchema,
     TokenListSchema,
     TokenQuerySchema,
+    TokenRotateSchema,
     TokenSchema,
     TokenUpdateSchema,
     token_out,
@@ -55,14 +59,9 @@ async def list_tokens(request: web.Request) -> web.Response:
     async with request.app[keys.POOL].acquire() as conn:
         out = await ops.listing(conn, principal_of(request), username=query.get("user"),
                                 limit=query["limit"], offset=query["offset"],
-                                filters=filters_of(query), sort=query["sort"],
-                                order=query["order"])
+                                filters=ops.filters_of(query, request.app[keys.SETTINGS]),
+                                sort=query["sort"], order=query["order"])
     return web.json_response(out)
-
-
-def filters_of(query: dict) -> repo.Filters:
-    """The listing's filters from GET /tokens's validated query (`user` is ops' business)."""
-    return repo.Filters(text=query.get("q"), scope=query.get("scope"), state=query.get("state"))
 
 
 @routes.get("/tokens/{id}")
@@ -108,3 +107,41 @@ async def delete_token(request: web.Request) -> web.Response:
                                     source=source_of(request))
     request.app[keys.AUTHN].forget_token(token_id)
     return web.Response(status=204)
+
+
+@routes.post("/tokens/{id}/rotate")
+@requires("write:tokens")
+@doc("Give a token a new secret; the previous one works for the overlap. The new secret "
+     "and API key are in this response only", tag="tokens", body=TokenRotateSchema,
+     body_required=False, responses={200: TokenCreatedSchema}, path_params=_ID)
+async def rotate_token(request: web.Request) -> web.Response:
+    body = (await load_body(request, TokenRotateSchema()) if request.body_exists
+            else TokenRotateSchema().load({}))
+    async with request.app[keys.POOL].acquire() as conn, conn.transaction():
+        out = await ops.rotate(conn, principal_of(request), request.match_info["id"],
+                               overlap_seconds=body["overlap_seconds"],
+                               source=source_of(request))
+    request.app[keys.AUTHN].forget_token(uuid.UUID(out["id"]))
+    return web.json_response(out, headers={"Cache-Control": "no-store"})
+
+
+_RETRY_AFTER = {"Retry-After": {"description": "seconds until this address may report again",
+                                "schema": {"type": "string"}, "required": True}}
+
+
+@routes.post("/tokens/leaked")
+@public
+@doc("Report API keys found in public: each valid one is invalidated at once. The answer "
+     "is the same whatever the keys are", tag="tokens", body=LeakReportSchema,
+     responses={202: LeakReceivedSchema, 429: ErrorSchema}, headers={429: _RETRY_AFTER})
+async def report_leaked(request: web.Request) -> web.Response:
+    app = request.app
+    source = source_of(request)
+    await app[keys.ABUSE].check_report(leaks.RULE, source or UNKNOWN_SOURCE,
+                                       app[keys.SETTINGS].leak_reports_per_hour)
+    body = await load_body(request, LeakReportSchema())
+    async with app[keys.POOL].acquire() as conn, conn.transaction():
+        leaked = await leaks.report(conn, body["keys"], url=body.get("url"), source=source)
+    for token_id in leaked:
+        app[keys.AUTHN].forget_token(token_id)
+    return web.json_response({"received": len(body["keys"])}, status=202)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import datetime
 from typing import Any
 
 import marshmallow as ma
@@ -10,7 +11,7 @@ import marshmallow as ma
 from service.auth.pipe_access import MAX_PATTERNS, NO_LOCATION, WILDCARD
 from service.auth.scopes import SCOPES, order
 from service.pipes.schemas import KEY_RULE, key_error
-from service.tokens.repo import EXPIRING_SOON_DAYS, SORTS, STATES
+from service.tokens.repo import SORTS, STATES
 from service.users.schemas import scope_list
 from service.validation import (
     USERNAME,
@@ -120,6 +121,38 @@ class TokenUpdateSchema(StrictSchema):
     pipes = PipePatternList()
 
 
+# A rotation's overlap: how long the previous secret keeps working (30 days at most).
+MAX_OVERLAP_SECONDS = 30 * 86400
+DEFAULT_OVERLAP_SECONDS = 3600
+MAX_LEAKED_KEYS = 1000
+INVALIDATED_REASONS = ("invalidated", "leaked", "owner deleted")
+
+
+class TokenRotateSchema(StrictSchema):
+    overlap_seconds = ma.fields.Integer(
+        strict=True, load_default=DEFAULT_OVERLAP_SECONDS,
+        validate=ma.validate.Range(min=0, max=MAX_OVERLAP_SECONDS),
+        metadata={"description": "how long the previous secret keeps working; 0 ends it, "
+                                 "and every JWT issued before, at once"})
+
+
+class LeakReportSchema(StrictSchema):
+    keys = ma.fields.List(ma.fields.String(validate=ma.validate.Length(max=1000)),
+                          required=True, validate=ma.validate.Length(min=1, max=MAX_LEAKED_KEYS),
+                          metadata={"description": "API keys found in public (mrsm-key:...)"})
+    url = ma.fields.String(validate=[ma.validate.Length(max=2048), storable_text],
+                           metadata={"description": "where they were found"})
+
+
+class LeakReceivedSchema(ma.Schema):
+    received = ma.fields.Integer(metadata={"description": "how many keys were received"})
+
+
+class SourceSchema(ma.Schema):
+    address = ma.fields.String()
+    last_seen_at = AwareDateTime()
+
+
 class TokenSchema(ma.Schema):
     id = ma.fields.UUID()
     label = ma.fields.String()
@@ -134,6 +167,15 @@ class TokenSchema(ma.Schema):
     allowed_cidrs = ma.fields.List(ma.fields.String(), allow_none=True)
     pipes = ma.fields.List(ma.fields.String(), allow_none=True,
                            metadata={"description": "the pipes it may reach; null: every pipe"})
+    invalidated_reason = ma.fields.String(
+        allow_none=True, validate=ma.validate.OneOf(INVALIDATED_REASONS),
+        metadata={"description": "why the token is no longer valid; null while valid "
+                                 "(and for a token that only expired)"})
+    previous_secret_expires_at = AwareDateTime(
+        allow_none=True, metadata={"description": "when the secret before the last rotation "
+                                                  "stops working; null when none does"})
+    recent_sources = ma.fields.List(ma.fields.Nested(SourceSchema), metadata={
+        "description": "the last client addresses it was used from, newest first"})
 
 
 class TokenCreatedSchema(TokenSchema):
@@ -154,20 +196,40 @@ class TokenQuerySchema(StrictSchema):
                              metadata={"description": "tokens holding this scope"})
     state = ma.fields.String(validate=ma.validate.OneOf(STATES),
                              metadata={"description": "expiring_soon: valid, and expiring "
-                                                      f"within {EXPIRING_SOON_DAYS} days"})
+                                                      "within TOKEN_EXPIRY_WARNING_DAYS "
+                                                      "(GET /config)"})
     sort = ma.fields.String(load_default="created", validate=ma.validate.OneOf(SORTS))
     order = ma.fields.String(load_default="desc", validate=ma.validate.OneOf(["asc", "desc"]))
     limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=1000))
     offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=2**31 - 1))
+    expires_before = AwareDateTime(metadata={
+        "description": "ISO 8601: only valid tokens that expire before then"})
 
 
 def _iso(value):
     return isoformat(value) if value is not None else None
 
 
+def _reason(row) -> str | None:
+    # The first reason stays: a leaked token whose owner is deleted later was leaked.
+    if row["invalidated_reason"] is not None:
+        return row["invalidated_reason"]
+    if row["username"] is None:
+        return "owner deleted"
+    return "invalidated" if row["invalidated_at"] is not None else None
+
+
+def _sources(stored) -> list[dict]:
+    # Stored by the last-used flush as PostgreSQL renders a time; shown as every time is.
+    return [{"address": s["address"],
+             "last_seen_at": isoformat(datetime.fromisoformat(s["last_seen_at"]))}
+            for s in stored or ()]
+
+
 def token_out(row, now) -> dict:
     """A token as every route shows it: never a secret, never a hash."""
     expired = row["expiration"] is not None and row["expiration"] <= now
+    previous = row["previous_secret_expires_at"]
     return {
         "id": str(row["id"]),
         "label": row["label"],
@@ -181,4 +243,7 @@ def token_out(row, now) -> dict:
         "rate_limit": row["rate_limit"],
         "allowed_cidrs": cidrs_out(row["allowed_cidrs"]),
         "pipes": list(row["pipes"]) if row["pipes"] is not None else None,
+        "invalidated_reason": _reason(row),
+        "previous_secret_expires_at": _iso(previous) if previous and previous > now else None,
+        "recent_sources": _sources(row["recent_sources"]),
     }

@@ -103,3 +103,62 @@ async def test_deleting_the_token_through_one_process_ends_its_jwt_on_the_other(
             assert resp.status == 204
         assert await _seconds_until_refused(session, b.base_url, [f"Bearer {jwt}"]) < 1.0
         assert uuid.UUID(token["id"]).version == 4
+
+
+async def _warm(session, servers, credentials) -> None:
+    for server in servers:
+        for credential in credentials:  # twice: the second answer comes from the cache
+            assert await _status(session, server.base_url, credential) == 200
+            assert await _status(session, server.base_url, credential) == 200
+
+
+async def test_rotation_without_overlap_ends_the_secret_and_its_jwts_everywhere(two_servers):
+    a, b = two_servers
+    async with aiohttp.ClientSession() as session:
+        admin = await _admin_bearer(session, a.base_url)
+        token, jwt = await _new_token(session, a.base_url, admin)
+        old = [token["api_key"], f"Bearer {jwt}"]
+        await _warm(session, (a, b), old)
+        async with session.post(f"{a.base_url}/tokens/{token['id']}/rotate",
+                                json={"overlap_seconds": 0}, headers=admin) as resp:
+            assert resp.status == 200
+            new = await resp.json()
+        elapsed = await _seconds_until_refused(session, b.base_url, old)
+        assert elapsed < 1.0, f"process B accepted the old secret for {elapsed:.3f} s"
+        for server in (a, b):
+            assert await _status(session, server.base_url, new["api_key"]) == 200
+            assert await _status(session, server.base_url, token["api_key"]) == 401
+
+
+async def test_rotation_with_overlap_is_announced_by_the_other_process(two_servers):
+    a, b = two_servers
+    async with aiohttp.ClientSession() as session:
+        admin = await _admin_bearer(session, a.base_url)
+        token, _ = await _new_token(session, a.base_url, admin)
+        await _warm(session, (b,), [token["api_key"]])
+        async with session.post(f"{a.base_url}/tokens/{token['id']}/rotate",
+                                json={"overlap_seconds": 600}, headers=admin) as resp:
+            until = (await resp.json())["previous_secret_expires_at"]
+        started = time.monotonic()
+        while True:  # B's cached principal is dropped; the next answer names the deadline
+            async with session.get(b.base_url + "/users/me",
+                                   headers={"Authorization": token["api_key"]}) as resp:
+                assert resp.status == 200
+                if "Mrsm-Token-Rotated" in resp.headers:
+                    assert resp.headers["Mrsm-Token-Rotated"] == until
+                    break
+            assert time.monotonic() - started < 1.0, "B did not hear of the rotation"
+            await asyncio.sleep(0.01)
+
+
+async def test_a_leak_reported_to_one_process_is_refused_by_the_other(two_servers):
+    a, b = two_servers
+    async with aiohttp.ClientSession() as session:
+        admin = await _admin_bearer(session, a.base_url)
+        token, jwt = await _new_token(session, a.base_url, admin)
+        credentials = [token["api_key"], f"Bearer {jwt}"]
+        await _warm(session, (b,), credentials)
+        async with session.post(f"{a.base_url}/tokens/leaked",
+                                json={"keys": [token["api_key"]]}) as resp:
+            assert resp.status == 202
+        assert await _seconds_until_refused(session, b.base_url, credentials) < 1.0

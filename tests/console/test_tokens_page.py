@@ -167,7 +167,7 @@ async def test_search_filters_sort_and_pages_among_150_tokens(console, http, peo
     await search.press("Enter")
     await expect(status).to_have_text("1–1 of 1 tokens shown.")
     needle = row_of(page, "the-needle")
-    await expect(needle).to_contain_text("expires in 3 days")  # the badge
+    await expect(needle).to_contain_text("Expires in 3 days")  # the badge
     await expect(pager).to_be_hidden()  # one page: the status says it all
 
     # The client ID's start finds it too; the owner's name finds all of hers.

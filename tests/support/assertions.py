@@ -16,12 +16,16 @@ ERROR_KEYS = {"error", "error_description"}
 SHAPE = {"id", "label", "user", "scopes", "expiration", "created_at", "is_valid",
          "invalidated_at", "last_used_at"}
 ONCE = {"secret", "api_key"}
+# A time, not a secret: when the secret before a rotation stops working.
+NOT_SECRETS = {"previous_secret_expires_at"}
 
 
 def assert_token_shape(body: dict, *, created: bool = False) -> None:
     assert SHAPE <= set(body), body
     assert (ONCE <= set(body)) if created else not (ONCE & set(body)), body
-    assert not any("hash" in key or "secret" in key for key in set(body) - ONCE), body
+    assert not any("hash" in key or "secret" in key for key in set(body) - ONCE - NOT_SECRETS), body
+    assert body.get("previous_secret_expires_at") is None or isinstance(
+        body["previous_secret_expires_at"], str), body
 
 
 def parse_time(text: str) -> datetime:
