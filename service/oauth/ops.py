@@ -114,11 +114,11 @@ async def revoke(pool: asyncpg.Pool, codec: JwtCodec, caller: Principal, token: 
     if parts is None or not (caller.is_admin or caller.token_id == parts[0]):
         return None
     async with pool.acquire() as conn, conn.transaction():
-        row = await credentials.check_client_secret(conn, *parts)
-        if row is None:
+        owner = await credentials.check_client_secret(conn, *parts, API_KEY)
+        if owner is None:
             return None
-        await token_ops.invalidate(conn, caller, row["id"], source=source)
-    return row["user_id"]
+        await token_ops.invalidate(conn, caller, owner.token_id, source=source)
+    return owner.user_id
 
 
 async def codec_for(conn: asyncpg.Connection, settings: Settings) -> JwtCodec:
