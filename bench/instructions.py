@@ -38,7 +38,14 @@ from pathlib import Path
 from bench.auth import ADMIN, credentials, wait_listening
 from service.config import PROJECT_ROOT
 from tests.support.db import test_database
-from tests.support.servers import CHEAP_ARGON2, free_port, run_server, stop_process, wait_healthy
+from tests.support.servers import (
+    CHEAP_ARGON2,
+    ISSUER_URL,
+    free_port,
+    run_server,
+    stop_process,
+    wait_healthy,
+)
 
 WARM_UP = 300
 # valgrind names the pipes callgrind_control talks through after $HOST, which the service
@@ -131,8 +138,10 @@ def main(argv: list[str] | None = None) -> None:
     for tool in ("valgrind", "callgrind_control"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not installed: apt-get install valgrind")
+    # One issuer for both processes: by default it is made of HOST and PORT, and the JWT is
+    # minted by the first process, on another port than the counted one.
     env = {"ADMIN_USERNAME": ADMIN[0], "ADMIN_PASSWORD": ADMIN[1], "LOG_LEVEL": "INFO",
-           "ACCESS_LOG": "1", "THROTTLE_ENABLED": "0"}
+           "ACCESS_LOG": "1", "THROTTLE_ENABLED": "0", "ISSUER_URL": ISSUER_URL}
     figures: dict[str, float] = {}
 
     def show(label: str, value: float) -> None:
