@@ -145,8 +145,9 @@ def parse_rows(data: Any) -> Rows:
     try:
         # The timestamps are ISO strings: only the values can make this fail.
         body = encode_json(data)
-    except JsonNotStorable:
-        raise _values_error(data, len(data)) from None
+    except JsonNotStorable as err:
+        raise _values_error(data, len(data)) or ApiError(
+            422, "validation_error", str(err), fields={"_schema": [str(err)]}) from None
     # In time order: concurrent batches that share timestamps then lock their rows in the
     # same order, so they wait for each other instead of deadlocking.
     ordered = sorted(latest.items())
