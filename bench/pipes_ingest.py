@@ -1,6 +1,6 @@
 """Ingest under load: one reading per request from many devices, and 100-row batches.
 
-    python -m bench.pipes_ingest [--seconds 5] [--rounds 3]     (also part of `make bench`)
+    python -m bench.pipes_ingest [--seconds 5] [--rounds 3] [--part a|b]   (in `make bench`)
 
 (a) One row per request, every timestamp new, with wrk -t2 at 64 and at 256 connections:
     the service (`POST {pipe}/data` with an API key holding only write:pipes and bound to
@@ -74,8 +74,9 @@ def bare_pipes_app(database_url: str):
         stop_process(proc)
 
 
-async def device_key(base: str) -> str:
-    """The admin's bearer makes a device's token: only write:pipes, bound to its pipe."""
+async def device_keys(base: str) -> tuple[str, str]:
+    """The admin's bearer makes devices' tokens, only write:pipes: (a)'s bound to its one
+    pipe, (b)'s to the batch phases' pipes (bench:http/temperature/*, made as they write)."""
     async with aiohttp.ClientSession() as session:
         async with session.post(base + "/login", data={
                 "grant_type": "password", "username": ADMIN[0], "password": ADMIN[1]}) as r:
@@ -84,11 +85,15 @@ async def device_key(base: str) -> str:
             async with session.post(base + "/pipes", headers=bearer, json={
                     "connector_keys": keys_[0], "metric_key": keys_[1]}) as r:
                 assert r.status == 201, await r.text()
-        async with session.post(base + "/tokens", headers=bearer, json={
-                "label": "bench device", "scopes": ["write:pipes"],
-                "pipes": ["bench:api/temperature/-"]}) as r:
-            assert r.status == 201, await r.text()
-            return (await r.json())["api_key"]
+        found = []
+        for label, pattern in (("bench device", "bench:api/temperature/-"),
+                               ("bench batches", "bench:http/temperature/*")):
+            async with session.post(base + "/tokens", headers=bearer, json={
+                    "label": label, "scopes": ["write:pipes"],
+                    "pipes": [pattern]}) as r:
+                assert r.status == 201, await r.text()
+                found.append((await r.json())["api_key"])
+        return found[0], found[1]
 
 
 def one_row_rounds(api: str, bare: str, key: str, args) -> dict[tuple[str, int], list]:
@@ -135,6 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--batch-rows", type=int, default=20_000,
                         help="rows per phase of the 100-row batches")
+    parser.add_argument("--part", choices=("a", "b", "both"), default="both",
+                        help="only (a) one row per request, or only (b) 100-row batches")
     args, _ = parser.parse_known_args(argv)  # `python -m bench` passes the others' options
     with test_database() as (dsn, _, source):
         print(f"\npipe ingest; database: {source}; wrk -t2 -d{args.seconds}s on 127.0.0.1, "
@@ -142,29 +149,39 @@ def main(argv: list[str] | None = None) -> None:
         env = {"ADMIN_USERNAME": ADMIN[0], "ADMIN_PASSWORD": ADMIN[1], "LOG_LEVEL": "INFO",
                "ACCESS_LOG": "1"}
         with bare_pipes_app(dsn) as bare, run_server(dsn, **env) as server:
-            key = asyncio.run(device_key(server.base_url))
-            print("(a) one row per request")
-            rounds = one_row_rounds(server.base_url, bare, key, args)
-            print("  medians:")
-            for connections in CONNECTIONS:
-                service = rounds["service", connections]
-                bare_ = rounds["bare app", connections]
-                for result in (wrk.median(service[0].name, service),
-                               wrk.median(bare_[0].name, bare_)):
-                    print(result.line().replace("req/s", "rows/s"))
-                p99 = statistics.median(s.p99_ms / b.p99_ms for s, b in zip(
-                    service, bare_, strict=True))
-                print(f"  service / bare app at {connections} connections: rows/s "
-                      f"{wrk.within_rounds(service, bare_):.2f}, p99 {p99:.2f} "
-                      "(medians of the rounds' own ratios)")
-            print("(b) 100-row batches")
-            rates = asyncio.run(batch_rounds(server.base_url, key, dsn, args))
-            for writers in WRITERS:
-                api, direct = rates["api", writers], rates["direct", writers]
-                ratio = statistics.median(a / d for a, d in zip(api, direct, strict=True))
-                print(f"  {writers} writer(s): API {statistics.median(api):,.0f} rows/s, "
-                      f"direct asyncpg {statistics.median(direct):,.0f} rows/s, "
-                      f"ratio {ratio:.2f} (median of the rounds' own)")
+            one_row_key, batch_key = asyncio.run(device_keys(server.base_url))
+            if args.part != "b":
+                one_row_figures(server.base_url, bare, one_row_key, args)
+            if args.part != "a":
+                batch_figures(server.base_url, batch_key, dsn, args)
+
+
+def one_row_figures(api: str, bare: str, key: str, args) -> None:
+    print("(a) one row per request")
+    rounds = one_row_rounds(api, bare, key, args)
+    print("  medians:")
+    for connections in CONNECTIONS:
+        service = rounds["service", connections]
+        bare_ = rounds["bare app", connections]
+        for result in (wrk.median(service[0].name, service),
+                       wrk.median(bare_[0].name, bare_)):
+            print(result.line().replace("req/s", "rows/s"))
+        p99 = statistics.median(s.p99_ms / b.p99_ms for s, b in zip(
+            service, bare_, strict=True))
+        print(f"  service / bare app at {connections} connections: rows/s "
+              f"{wrk.within_rounds(service, bare_):.2f}, p99 {p99:.2f} "
+              "(medians of the rounds' own ratios)")
+
+
+def batch_figures(api_base: str, key: str, dsn: str, args) -> None:
+    print("(b) 100-row batches")
+    rates = asyncio.run(batch_rounds(api_base, key, dsn, args))
+    for writers in WRITERS:
+        api, direct = rates["api", writers], rates["direct", writers]
+        ratio = statistics.median(a / d for a, d in zip(api, direct, strict=True))
+        print(f"  {writers} writer(s): API {statistics.median(api):,.0f} rows/s, "
+              f"direct asyncpg {statistics.median(direct):,.0f} rows/s, "
+              f"ratio {ratio:.2f} (median of the rounds' own)")
 
 
 if __name__ == "__main__":

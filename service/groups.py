@@ -137,6 +137,13 @@ class GroupWriter:
                         results = [exc]
                     else:
                         results = await self._one_by_one(conn, group)
+                # Answered before the connection goes back to the pool: its reset there, a
+                # round trip, is then no part of any caller's wait.
+                self.groups += 1
+                self.requests += len(group)
+                for pending, result in zip(group, results, strict=True):
+                    _settle(pending, result)
+        # Below, callers answered already (their futures done) are left as they are.
         except asyncio.CancelledError:
             for pending in group:
                 _settle(pending, asyncio.CancelledError())
@@ -144,11 +151,6 @@ class GroupWriter:
         except Exception as exc:  # the database is away: every caller gets what it would
             for pending in group:
                 _settle(pending, exc)
-            return
-        self.groups += 1
-        self.requests += len(group)
-        for pending, result in zip(group, results, strict=True):
-            _settle(pending, result)
 
     async def _one_by_one(self, conn: asyncpg.Connection, group: list[Pending]) -> list[Any]:
         """The group again, each job in a savepoint: one that fails fails alone."""

@@ -18,23 +18,23 @@ import asyncpg
 
 from service.pipes import repo
 from service.pipes.repo import Keys
+from service.pipes.rows import Rows
 
 Written = tuple[int, int] | None  # (inserted, updated), or None: no such pipe
 
 
 @dataclass(eq=False)
 class Pending:
-    """One request's write: distinct timestamps in order, values as JSON object text;
-    `create` registers the pipe when it does not exist."""
+    """One request's write: its rows (parse_rows); `create` registers the pipe when it
+    does not exist."""
 
     keys: Keys
-    timestamps: list[datetime]
-    values: list[str]
+    batch: Rows
     create: bool
 
     @property
     def rows(self) -> int:
-        return len(self.timestamps)
+        return len(self.batch.timestamps)
 
 
 async def write_together(conn: asyncpg.Connection, group: list[Pending]) -> list[Written]:
@@ -59,27 +59,41 @@ async def _write(conn: asyncpg.Connection, group: list[Pending], members: list[i
                  results: list[Written]) -> None:
     """Write the rows of group[i] for i in `members`, filling results[i]."""
     pipes: dict[Keys, int] = {}
-    # (pipe slot, timestamp) -> row index; and per row the members that wrote it, in order.
-    rows: dict[tuple[int, datetime], int] = {}
+    bodies = [group[i].batch.body for i in members]
+    # Per row the members that wrote it, in order.
     writers: list[list[int]] = []
     slots: list[int] = []
     stamps: list[datetime] = []
-    texts: list[str] = []
-    for i in members:
-        pending = group[i]
-        slot = pipes.setdefault(pending.keys, len(pipes))
-        for ts, text in zip(pending.timestamps, pending.values, strict=True):
-            k = rows.get((slot, ts))
-            if k is None:
-                rows[slot, ts] = len(stamps)
-                writers.append([i])
-                slots.append(slot)
-                stamps.append(ts)
-                texts.append(text)
-            else:
-                writers[k].append(i)
-                texts[k] = text  # the later arrival wins
-    found, outcome = await repo.write_rows(conn, list(pipes), slots, stamps, texts)
+    sources: list[int] = []  # the index in `bodies` of the row that wins
+    positions: list[int] = []
+    if len(members) == 1:  # a lone request: its timestamps are distinct already
+        [i] = members
+        batch = group[i].batch
+        pipes[group[i].keys] = 0
+        count = len(batch.timestamps)
+        writers = [[i] for _ in range(count)]
+        slots, stamps, sources, positions = [0] * count, batch.timestamps, [0] * count, \
+            batch.positions
+    else:
+        rows: dict[tuple[int, datetime], int] = {}  # (pipe slot, timestamp) -> row index
+        for source, i in enumerate(members):
+            pending = group[i]
+            slot = pipes.setdefault(pending.keys, len(pipes))
+            for ts, position in zip(pending.batch.timestamps, pending.batch.positions,
+                                    strict=True):
+                k = rows.get((slot, ts))
+                if k is None:
+                    rows[slot, ts] = len(stamps)
+                    writers.append([i])
+                    slots.append(slot)
+                    stamps.append(ts)
+                    sources.append(source)
+                    positions.append(position)
+                else:
+                    writers[k].append(i)
+                    sources[k], positions[k] = source, position  # the later arrival wins
+    found, outcome = await repo.write_rows(conn, list(pipes), bodies, slots, stamps, sources,
+                                           positions)
     counts = {i: [0, 0] for i in members if pipes[group[i].keys] in found}
     for fresh, who in zip(outcome, writers, strict=True):
         if fresh is None:

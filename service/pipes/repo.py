@@ -11,6 +11,8 @@ from datetime import datetime
 
 import asyncpg
 
+from service.pipes.rows import Rows
+
 Keys = tuple[str, str, str | None]  # connector_keys, metric_key, location_key (None: none)
 
 INSERT = """
@@ -67,8 +69,10 @@ DELETE = "DELETE FROM pipes WHERE id = $1"
 
 
 # Rows of one or more pipes, in one statement. $1-$3 are the pipes' keys (a slot each, from
-# 1); $4-$6 the rows: their pipe's slot, timestamp and values as JSON text, distinct per
-# (slot, timestamp), which one statement that writes a row twice would refuse.
+# 1); $7 the requests' bodies as JSON text (arrays of row objects, each parsed once); $4-$6
+# and $8 the rows: their pipe's slot, timestamp, body (from 1) and index in it (from 0),
+# distinct per (slot, timestamp), which one statement that writes a row twice would refuse.
+# A row's values are its object without the timestamp key.
 #
 # Inserted and replaced rows are told apart without system columns (a partitioned table has
 # no xmax to read): `fresh` inserts what is new and leaves what exists, `replaced` updates
@@ -82,19 +86,26 @@ WITH pipe AS (
     FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS w(ck, mk, lk, n)
     JOIN pipes p ON p.connector_keys = w.ck AND p.metric_key = w.mk
                 AND coalesce(p.location_key, '') = coalesce(w.lk, '')
+), body AS MATERIALIZED (
+    SELECT b.d, b.rows::jsonb AS rows FROM unnest($7::text[]) WITH ORDINALITY AS b(rows, d)
 ), input AS (
-    SELECT r.k, pipe.id AS pipe_id, r.ts, r.v::jsonb AS v
-    FROM unnest($4::int[], $5::timestamptz[], $6::text[]) WITH ORDINALITY AS r(n, ts, v, k)
+    SELECT r.k, pipe.id AS pipe_id, r.ts, (body.rows -> r.i) - 'timestamp' AS v
+    FROM unnest($4::int[], $5::timestamptz[], $6::int[], $8::int[])
+         WITH ORDINALITY AS r(n, ts, d, i, k)
     JOIN pipe ON pipe.n = r.n
+    JOIN body ON body.d = r.d
 ), fresh AS (
     INSERT INTO pipe_rows (pipe_id, ts, "values")
     SELECT pipe_id, ts, v FROM input ORDER BY pipe_id, ts
     ON CONFLICT (pipe_id, ts) DO NOTHING
     RETURNING pipe_id, ts
 ), replaced AS (
+    -- Not even looked for when `fresh` inserted every row (a batch of new readings): none
+    -- of them existed in this snapshot. The test is one-time, before the first lookup.
     UPDATE pipe_rows t SET "values" = input.v
     FROM (SELECT * FROM input ORDER BY pipe_id, ts) AS input
-    WHERE t.pipe_id = input.pipe_id AND t.ts = input.ts
+    WHERE (SELECT count(*) FROM fresh) < (SELECT count(*) FROM input)
+      AND t.pipe_id = input.pipe_id AND t.ts = input.ts
     RETURNING input.k
 ), counts AS (
     SELECT (SELECT count(*) FROM input) AS total, (SELECT count(*) FROM fresh) AS fresh,
@@ -175,12 +186,14 @@ async def delete(conn: asyncpg.Connection, pipe_id: int) -> None:
     await conn.execute(DELETE, pipe_id)
 
 
-async def write_rows(conn: asyncpg.Connection, pipes: list[Keys], slots: list[int],
-                     timestamps: list[datetime],
-                     values: list[str]) -> tuple[set[int], list[bool | None]]:
+async def write_rows(conn: asyncpg.Connection, pipes: list[Keys], bodies: list[str],
+                     slots: list[int], timestamps: list[datetime], sources: list[int],
+                     positions: list[int]) -> tuple[set[int], list[bool | None]]:
     """Write rows to several pipes: (the indices in `pipes` of those that exist, per row True
     if inserted, False if replaced, None if its pipe does not exist). `slots[i]` is the
-    index in `pipes` of row i's pipe; rows are distinct per (slot, timestamp).
+    index in `pipes` of row i's pipe; its values are those of row `positions[i]` of
+    `bodies[sources[i]]` (Rows.body), its timestamp key left out; rows are distinct per
+    (slot, timestamp).
 
     Run it in a transaction: a race with another writer may take more than one statement.
     """
@@ -191,8 +204,12 @@ async def write_rows(conn: asyncpg.Connection, pipes: list[Keys], slots: list[in
     todo = list(range(len(timestamps)))  # rows not yet written, by index
     found: set[int] | None = None
     for _ in range(WRITE_TRIES):
-        row = await conn.fetchrow(WRITE_ROWS, *columns, [slots[i] + 1 for i in todo],
-                                  [timestamps[i] for i in todo], [values[i] for i in todo])
+        if len(todo) == len(timestamps):  # the first statement, almost always the only one
+            rows_ = ([s + 1 for s in slots], timestamps, [s + 1 for s in sources], positions)
+        else:
+            rows_ = ([slots[i] + 1 for i in todo], [timestamps[i] for i in todo],
+                     [sources[i] + 1 for i in todo], [positions[i] for i in todo])
+        row = await conn.fetchrow(WRITE_ROWS, *columns, *rows_[:3], bodies, rows_[3])
         for k in row["replaced"]:
             outcome[todo[k - 1]] = False
         now = {n - 1 for n in row["found"]}
@@ -223,13 +240,14 @@ async def create_pipes(conn: asyncpg.Connection, pipes: list[Keys]) -> None:
 
 
 async def upsert_rows(conn: asyncpg.Connection, connector_keys: str, metric_key: str,
-                      location_key: str | None, timestamps: list[datetime],
-                      values: list[str]) -> tuple[int, int] | None:
-    """Write rows (distinct timestamps, values as JSON object text) to the pipe with these
-    keys, all or none; (inserted, updated), or None when there is no such pipe."""
+                      location_key: str | None, rows: Rows) -> tuple[int, int] | None:
+    """Write a request's rows (parse_rows) to the pipe with these keys, all or none;
+    (inserted, updated), or None when there is no such pipe."""
+    count = len(rows.timestamps)
     async with conn.transaction():  # a savepoint inside the caller's transaction
         found, outcome = await write_rows(conn, [(connector_keys, metric_key, location_key)],
-                                          [0] * len(timestamps), timestamps, values)
+                                          [rows.body], [0] * count, rows.timestamps,
+                                          [0] * count, rows.positions)
     if not found:
         return None
     inserted = sum(1 for fresh in outcome if fresh)

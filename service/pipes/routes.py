@@ -194,11 +194,11 @@ async def post_rows(request: web.Request) -> web.Response:
     # Most devices send no query: skip building a schema for it (a tenth of a write's CPU).
     query = load_query(request, WriteQuerySchema()) if request.query_string else _NO_QUERY
     within_reach(request, keys_, creating=query["create"])
-    timestamps, values = parse_rows(await read_json(request))
+    batch = parse_rows(await read_json(request))
     try:
         # Written with the other requests waiting, in one transaction; answered once committed.
         written = await request.app[keys.INGEST].write(
-            Pending(keys_, timestamps, values, create=query["create"]))
+            Pending(keys_, batch, create=query["create"]))
     except asyncpg.ForeignKeyViolationError:
         written = None  # the pipe was deleted while we wrote
     except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):

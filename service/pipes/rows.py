@@ -7,6 +7,7 @@ import io
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,9 +84,40 @@ def _bad_row(index: int, message: str) -> ApiError:
                     fields={str(index): [message]})
 
 
-def parse_rows(data: Any) -> tuple[list[datetime], list[str]]:
-    """A request's rows as (timestamps, values as JSON text), one entry per distinct timestamp,
-    in time order.
+@dataclass(frozen=True)
+class Rows:
+    """A request's rows as the database takes them: distinct timestamps in time order;
+    `body`, the JSON text of the whole request (its rows, timestamps included); and per
+    timestamp the index in `body` of the row that wins it (the last one).
+
+    One encoding of the whole body costs a fraction of one per row, and PostgreSQL takes
+    each row's values out of it (dropping the timestamp key) in the write statement."""
+
+    timestamps: list[datetime]
+    body: str
+    positions: list[int]
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+
+NO_ROWS = Rows([], "[]", [])
+
+
+def _values_error(data: list, upto: int) -> ApiError | None:
+    """The 422 for the first of data[:upto] whose values jsonb cannot hold, if any (the slow
+    path, run only once some row is known to be wrong)."""
+    for index in range(upto):
+        values = {k: v for k, v in data[index].items() if k != TIMESTAMP}
+        try:
+            encode_json(values)
+        except JsonNotStorable as err:
+            return _bad_row(index, str(err))
+    return None
+
+
+def parse_rows(data: Any) -> Rows:
+    """A request's rows, one per distinct timestamp, in time order.
 
     The last row for a timestamp wins. Raises a 422 naming the first bad row, or a 413
     past MAX_ROWS.
@@ -96,25 +128,30 @@ def parse_rows(data: Any) -> tuple[list[datetime], list[str]]:
     if len(data) > MAX_ROWS:
         raise ApiError(413, "payload_too_large",
                        f"At most {MAX_ROWS} rows per request; this one has {len(data)}.")
-    latest: dict[datetime, str] = {}
+    latest: dict[datetime, int] = {}
     for index, row in enumerate(data):
         if not isinstance(row, dict):
-            raise _bad_row(index, "not a JSON object")
-        if TIMESTAMP not in row:
-            raise _bad_row(index, "missing timestamp")
-        ts = parse_timestamp(row[TIMESTAMP])
-        if ts is None:
-            raise _bad_row(index, "timestamp is not an ISO 8601 date and time")
-        values = {k: v for k, v in row.items() if k != TIMESTAMP}
-        try:
-            text = encode_json(values)
-        except JsonNotStorable as err:
-            raise _bad_row(index, str(err)) from None
-        latest[ts] = text  # a later row for the same timestamp replaces an earlier one
+            message = "not a JSON object"
+        elif TIMESTAMP not in row:
+            message = "missing timestamp"
+        else:
+            ts = parse_timestamp(row[TIMESTAMP])
+            if ts is not None:
+                latest[ts] = index  # a later row for the same timestamp replaces an earlier one
+                continue
+            message = "timestamp is not an ISO 8601 date and time"
+        # Rows are checked in order: an earlier row's unstorable values are the first error.
+        raise _values_error(data, index) or _bad_row(index, message)
+    try:
+        # The timestamps are ISO strings: only the values can make this fail.
+        body = encode_json(data)
+    except JsonNotStorable as err:
+        raise _values_error(data, len(data)) or ApiError(
+            422, "validation_error", str(err), fields={"_schema": [str(err)]}) from None
     # In time order: concurrent batches that share timestamps then lock their rows in the
     # same order, so they wait for each other instead of deadlocking.
     ordered = sorted(latest.items())
-    return [ts for ts, _ in ordered], [text for _, text in ordered]
+    return Rows([ts for ts, _ in ordered], body, [index for _, index in ordered])
 
 
 def row_json(ts: datetime, values_text: str) -> str:

@@ -124,15 +124,15 @@ class SQLPipes:
         keys = _checked_keys(connector_keys, metric_key, location_key)
         try:
             check_depth(rows)
-            timestamps, values = parse_rows(rows)
+            batch = parse_rows(rows)
         except ApiError as err:
             raise _instance_error(err) from None
         async with self._connection() as conn:
-            written = await repo.upsert_rows(conn, *keys, timestamps, values)
+            written = await repo.upsert_rows(conn, *keys, batch)
             if written is None and create:
                 # As POST {pipe}/data?create=true: register the pipe and write, together.
                 await repo.insert(conn, *keys, {})
-                written = await repo.upsert_rows(conn, *keys, timestamps, values)
+                written = await repo.upsert_rows(conn, *keys, batch)
         if written is None:
             raise InstanceError("No such pipe; register it first, or write with create=True.",
                                 status=404, code="not_found")

@@ -19,6 +19,7 @@ import pytest
 from service import keys
 from service.app import create_app
 from service.pipes.ingest import Pending
+from service.pipes.rows import NO_ROWS
 from tests.support.pipes import DATA, PIPE, error_of, hourly
 
 OTHER = "/pipes/sql:main/humidity/lab.1"
@@ -270,5 +271,5 @@ async def test_closing_the_writer_writes_what_waits_first(client, owner_headers,
     assert await held == (200, {"inserted": 0, "updated": 1})
     assert queued == (200, {"inserted": 1, "updated": 0})
     with pytest.raises(RuntimeError, match="not running"):
-        await holder.writer.write(Pending(("sql:main", "temperature", "lab.1"), [], [],
+        await holder.writer.write(Pending(("sql:main", "temperature", "lab.1"), NO_ROWS,
                                           create=False))

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from service.pipes.rows import MAX_ROWS
+from service.validation import MAX_JSON_DEPTH
 from tests.support.pipes import DATA, PIPE, error_of, hourly, read, stored, write
 
 
@@ -101,6 +102,47 @@ async def test_bad_json_numbers_and_surrogates_are_422(client, owner_headers, pi
     row = {"timestamp": "2024-01-01T00:00:00Z", "v": "\\u0000"}
     await write(client, owner_headers, [row])
     assert (await read(client, owner_headers))["items"] == [row]
+
+
+@pytest.mark.parametrize(("text", "index", "message"), [
+    # The body is encoded as a whole: whichever fault comes first is the one named.
+    ('[{"timestamp": "2024-01-01T00:00:00Z"}, {"timestamp": "2024-01-01T00:00:01Z", '
+     '"v": NaN}, {"timestamp": "2024-01-01T00:00:02Z", "v": "\\ud800"}, {"v": 1}]',
+     "1", "finite"),
+    ('[{"timestamp": "2024-01-01T00:00:00Z"}, {"timestamp": "2024-01-01T00:00:01Z"}, '
+     '{"timestamp": "2024-01-01T00:00:02Z", "v": "\\ud800"}, '
+     '{"timestamp": "2024-01-01T00:00:03Z", "v": Infinity}]', "2", "surrogate"),
+    ('[{"timestamp": "2024-01-01T00:00:00Z", "v": {"w": [-Infinity]}}, {"timestamp": "no"}]',
+     "0", "finite"),
+])
+async def test_the_first_bad_row_is_named_whatever_its_fault(
+        client, owner_headers, pipe, database_url, text, index, message):
+    headers = {**owner_headers, "Content-Type": "application/json"}
+    err = await error_of(await client.post(DATA, headers=headers, data=text), 422)
+    assert list(err["fields"]) == [index]
+    assert message in err["fields"][index][0]
+    assert await stored(database_url) == []
+
+
+@pytest.mark.parametrize("too_deep", [False, True])
+async def test_many_flat_rows_and_one_deep_value(client, owner_headers, pipe, database_url,
+                                                 too_deep):
+    # The body (an array of objects) holds a value nested exactly to the limit, or one
+    # level past it, beside rows of plain values that a bracket count alone would not pass.
+    levels = MAX_JSON_DEPTH - 2 + too_deep
+    value: object = 1
+    for level in range(levels):
+        value = [value] if level % 2 else {"k": value}
+    rows = [*({"timestamp": f"2024-01-01T00:{m:02d}:00Z", "v": m} for m in range(60)),
+            {"timestamp": "2025-01-01T00:00:00Z", "v": value}]
+    resp = await client.post(DATA, headers=owner_headers, json=rows)
+    if too_deep:
+        err = await error_of(resp, 422)
+        assert err["fields"] == {"60": [f"nested deeper than {MAX_JSON_DEPTH} levels"]}
+        assert await stored(database_url) == []
+    else:
+        assert resp.status == 200, await resp.text()
+        assert await resp.json() == {"inserted": 61, "updated": 0}
 
 
 @pytest.mark.parametrize("body", [{"timestamp": "2024-01-01T00:00:00Z"}, "rows", 5, None])
