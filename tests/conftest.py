@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import itertools
 import os
@@ -21,14 +20,7 @@ from service.auth import keystore
 from service.config import AbuseSettings, Settings
 from tests.support.api import ADMIN_PASSWORD, Api
 from tests.support.cli import ROOT_PASSWORD, env_changes
-from tests.support.db import (
-    create_database,
-    drop_database,
-    migrated,
-    settings_for,
-    test_database,
-    with_database,
-)
+from tests.support.db import migrated, scratch_database, settings_for, test_database
 from tests.support.servers import Server, run_server
 from tests.support.sidecars import is_tcp, run_postgres
 from tests.support.throttling import LIMITS, Backend
@@ -75,17 +67,8 @@ def tcp_database_url(database_url: str, tcp_server_dsn: str) -> Iterator[str]:
     if is_tcp(database_url):
         yield database_url
         return
-    name = f"mrsm_tcp_{os.getpid()}_{next(_TCP_DATABASES)}"
-    asyncio.run(create_database(tcp_server_dsn, name))
-    try:
-        dsn = with_database(tcp_server_dsn, name)
-        asyncio.run(migrated(dsn))
+    with scratch_database(tcp_server_dsn, "mrsm_tcp", migrated) as dsn:
         yield dsn
-    finally:
-        asyncio.run(drop_database(tcp_server_dsn, name))
-
-
-_TCP_DATABASES = itertools.count(1)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

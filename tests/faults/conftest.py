@@ -3,15 +3,13 @@ on the shared server; `start_service` is global."""
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.db import PrivatePostgres, create_database, drop_database, with_database
+from tests.support.db import PrivatePostgres, scratch_database
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +25,5 @@ def private_pg() -> Iterator[PrivatePostgres]:
 @pytest.fixture
 def own_database(tcp_server_dsn):
     """A database of this test's own, so that every connection to it is the service's."""
-    name = f"mrsm_own_{secrets.token_hex(4)}"
-    asyncio.run(create_database(tcp_server_dsn, name))
-    try:
-        yield with_database(tcp_server_dsn, name)
-    finally:
-        asyncio.run(drop_database(tcp_server_dsn, name))
+    with scratch_database(tcp_server_dsn, "mrsm_own") as dsn:
+        yield dsn

@@ -13,7 +13,7 @@ import os
 import secrets
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -116,17 +116,28 @@ def server_dsn() -> Iterator[tuple[str, str]]:
 
 
 @contextmanager
+def scratch_database(server: str, prefix: str,
+                     build: Callable[[str], Awaitable[None]] | None = None) -> Iterator[str]:
+    """A fresh database on the server of `server` (a dsn), named after `prefix`, the process
+    and a random part, made ready by `build(dsn)` when given (`migrated`, say); dropped at
+    the end. Yields its dsn."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    asyncio.run(create_database(server, name))
+    try:
+        dsn = with_database(server, name)
+        if build is not None:
+            asyncio.run(build(dsn))
+        yield dsn
+    finally:
+        asyncio.run(drop_database(server, name))
+
+
+@contextmanager
 def test_database() -> Iterator[tuple[str, str, str]]:
     """(dsn of a fresh, migrated database; the server's dsn; where it came from)."""
-    with server_dsn() as (admin_dsn, source):
-        name = f"mrsm_test_{os.getpid()}_{secrets.token_hex(3)}"
-        asyncio.run(create_database(admin_dsn, name))
-        dsn = with_database(admin_dsn, name)
-        try:
-            asyncio.run(migrated(dsn))
-            yield dsn, admin_dsn, source
-        finally:
-            asyncio.run(drop_database(admin_dsn, name))
+    with server_dsn() as (admin_dsn, source), \
+            scratch_database(admin_dsn, "mrsm_test", migrated) as dsn:
+        yield dsn, admin_dsn, source
 
 
 class PrivatePostgres:
@@ -178,7 +189,6 @@ CREATE TABLE pipe_rows_default PARTITION OF pipe_rows DEFAULT;
 @contextmanager
 def partitioned_database(server_dsn: str) -> Iterator[str]:
     """A fresh migrated database whose pipe_rows is partitioned by time range; its dsn."""
-    name = f"mrsm_test_parts_{os.getpid()}_{secrets.token_hex(3)}"
 
     async def build(dsn: str) -> None:
         await migrated(dsn)
@@ -188,10 +198,5 @@ def partitioned_database(server_dsn: str) -> Iterator[str]:
         finally:
             await conn.close()
 
-    asyncio.run(create_database(server_dsn, name))
-    try:
-        dsn = with_database(server_dsn, name)
-        asyncio.run(build(dsn))
+    with scratch_database(server_dsn, "mrsm_test_parts", build) as dsn:
         yield dsn
-    finally:
-        asyncio.run(drop_database(server_dsn, name))
