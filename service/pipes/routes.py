@@ -13,10 +13,11 @@ from service.auth.scopes import requires
 from service.caller import principal_of
 from service.errors import ApiError, not_found
 from service.openapi import doc
-from service.pipes import repo
+from service.pipes import ops, repo
 from service.pipes.ingest import Pending
 from service.pipes.merge import merge_patch
-from service.pipes.rows import JsonNotStorable, encode_json, page_csv, page_json, parse_rows
+from service.pipes.repo import Keys
+from service.pipes.rows import page_csv, page_json, parse_rows
 from service.pipes.schemas import (
     KEY_PATTERN,
     NO_LOCATION,
@@ -32,7 +33,6 @@ from service.pipes.schemas import (
     ReadQuerySchema,
     WriteQuerySchema,
     WrittenSchema,
-    key_error,
     pipe_out,
 )
 from service.validation import isoformat, load_body, load_query, read_json
@@ -47,7 +47,6 @@ _PATH = {
     "location_key": {"type": "string", "pattern": KEY_PATTERN,
                      "description": "'-' for a pipe without a location"},
 }
-Keys = tuple[str, str, str | None]
 _NO_QUERY = {"create": False}  # what WriteQuerySchema loads from an empty query
 
 
@@ -62,14 +61,13 @@ def keys_in_path(request: web.Request) -> Keys:
     key."""
     info = request.match_info
     location = info["location_key"]
-    bad = {name: [err] for name in ("connector_keys", "metric_key", "location_key")
-           if not (name == "location_key" and location == NO_LOCATION)
-           and (err := key_error(info[name]))}
+    keys_ = (info["connector_keys"], info["metric_key"],
+             None if location == NO_LOCATION else location)
+    bad = ops.key_errors(*keys_)
     if bad:
         raise ApiError(422, "validation_error", "The pipe's keys in the path are not valid.",
                        fields=bad)
-    return info["connector_keys"], info["metric_key"], (
-        None if location == NO_LOCATION else location)
+    return keys_
 
 
 def within_reach(request: web.Request, keys_: Keys, *, creating: bool = False) -> Keys:
@@ -91,22 +89,6 @@ def pipe_path(row) -> str:
                                     row["location_key"] or NO_LOCATION)
 
 
-def _parameters(value: dict) -> dict:
-    try:
-        encode_json(value)
-    except JsonNotStorable as err:
-        raise ApiError(422, "validation_error", "The parameters cannot be stored.",
-                       fields={"parameters": [str(err)]}) from None
-    return value
-
-
-async def _existing(conn: asyncpg.Connection, keys_: Keys, **kwargs) -> asyncpg.Record:
-    row = await repo.by_keys(conn, *keys_, **kwargs)
-    if row is None:
-        raise not_found("pipe")
-    return row
-
-
 @routes.post("/pipes")
 @requires("write:pipes")
 @doc("Register a pipe", tag="pipes", body=PipeCreateSchema, responses={201: PipeDetailSchema})
@@ -114,7 +96,7 @@ async def post_pipe(request: web.Request) -> web.Response:
     body = await load_body(request, PipeCreateSchema())
     within_reach(request, (body["connector_keys"], body["metric_key"], body["location_key"]),
                  creating=True)
-    parameters = _parameters(body["parameters"])
+    parameters = ops.storable(body["parameters"])
     async with request.app[keys.POOL].acquire() as conn:
         row = await repo.insert(conn, body["connector_keys"], body["metric_key"],
                                 body["location_key"], parameters)
@@ -152,7 +134,7 @@ async def get_pipe(request: web.Request) -> web.Response:
     # One snapshot, so that the count and the span agree.
     async with request.app[keys.POOL].acquire() as conn, conn.transaction(
             isolation="repeatable_read", readonly=True):
-        row = await _existing(conn, keys_)
+        row = await ops.existing(conn, keys_)
         stats = await repo.stats(conn, row["id"])
     return web.json_response(pipe_out(row, stats))
 
@@ -166,8 +148,8 @@ async def patch_pipe(request: web.Request) -> web.Response:
     body = await load_body(request, PipeUpdateSchema())
     async with request.app[keys.POOL].acquire() as conn, conn.transaction():
         # FOR UPDATE: two concurrent patches merge one after the other, none is lost.
-        row = await _existing(conn, keys_, for_update=True)
-        merged = _parameters(merge_patch(row["parameters"], body["parameters"]))
+        row = await ops.existing(conn, keys_, for_update=True)
+        merged = ops.storable(merge_patch(row["parameters"], body["parameters"]))
         row = await repo.set_parameters(conn, row["id"], merged)
         stats = await repo.stats(conn, row["id"])
     return web.json_response(pipe_out(row, stats))
@@ -179,7 +161,7 @@ async def patch_pipe(request: web.Request) -> web.Response:
 async def delete_pipe(request: web.Request) -> web.Response:
     keys_ = path_keys(request)
     async with request.app[keys.POOL].acquire() as conn, conn.transaction():
-        row = await _existing(conn, keys_)
+        row = await ops.existing(conn, keys_)
         await repo.delete(conn, row["id"])
     return web.Response(status=204)
 
@@ -248,7 +230,7 @@ async def get_rows(request: web.Request) -> web.Response:
     query = load_query(request, ReadQuerySchema())
     limit = query["limit"]
     async with request.app[keys.POOL].acquire() as conn, conn.transaction(readonly=True):
-        row = await _existing(conn, keys_)
+        row = await ops.existing(conn, keys_)
         # One row more than asked: its timestamp is where the next page begins.
         found = await repo.rows(conn, row["id"], query.get("begin"), query.get("end"), limit + 1)
     rows = [(r["ts"], r["values_text"]) for r in found[:limit]]
@@ -274,7 +256,7 @@ async def delete_rows(request: web.Request) -> web.Response:
     keys_ = path_keys(request)
     query = load_query(request, DeleteRangeQuerySchema())
     async with request.app[keys.POOL].acquire() as conn, conn.transaction():
-        row = await _existing(conn, keys_)
+        row = await ops.existing(conn, keys_)
         deleted = await repo.delete_rows(conn, row["id"], query.get("begin"), query.get("end"))
     return web.json_response({"deleted": deleted})
 

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import json
 
-import asyncpg
-
-from service.errors import ApiError, not_found
-from service.pipes import repo
+from service.errors import ApiError
+from service.pipes import ops, repo
 from service.pipes.merge import merge_patch
-from service.pipes.rows import JsonNotStorable, encode_json, parse_rows, row_json
+from service.pipes.repo import Keys
+from service.pipes.rows import parse_rows, row_json
 from service.pipes.schemas import (
     NO_LOCATION,
     PipeCreateSchema,
     PipeQuerySchema,
     PipeUpdateSchema,
     ReadQuerySchema,
-    key_error,
     pipe_out,
 )
 from service.sdk.base import InstanceError
@@ -29,7 +27,6 @@ from service.validation import check_depth
 
 READ_PAGE = 10_000  # rows fetched per query while reading a pipe whole
 
-Keys = tuple[str, str, str | None]
 
 
 def _instance_error(err: ApiError) -> InstanceError:
@@ -38,10 +35,7 @@ def _instance_error(err: ApiError) -> InstanceError:
 
 def _checked_keys(connector_keys: str, metric_key: str, location_key: str | None) -> Keys:
     """The keys, or the 422 the routes give for a malformed key in the path."""
-    given = {"connector_keys": connector_keys, "metric_key": metric_key,
-             "location_key": location_key}
-    bad = {name: [err] for name, value in given.items()
-           if not (name == "location_key" and value is None) and (err := key_error(value))}
+    bad = ops.key_errors(connector_keys, metric_key, location_key)
     if bad:
         raise InstanceError("The pipe's keys are not valid.", status=422,
                             code="validation_error", fields=bad)
@@ -51,19 +45,9 @@ def _checked_keys(connector_keys: str, metric_key: str, location_key: str | None
 def _storable(body: dict, field: str = "parameters") -> None:
     try:
         check_depth(body)
-        encode_json(body[field])
-    except JsonNotStorable as err:
-        raise InstanceError("The parameters cannot be stored.", status=422,
-                            code="validation_error", fields={field: [str(err)]}) from None
+        ops.storable(body[field], field)
     except ApiError as err:
         raise _instance_error(err) from None
-
-
-async def _existing(conn: asyncpg.Connection, keys: Keys, **kwargs) -> asyncpg.Record:
-    row = await repo.by_keys(conn, *keys, **kwargs)
-    if row is None:
-        raise not_found("pipe")  # an ApiError: _connection() makes it an InstanceError
-    return row
 
 
 class SQLPipes:
@@ -86,7 +70,7 @@ class SQLPipes:
         keys = _checked_keys(connector_keys, metric_key, location_key)
         async with self._connection(transaction=False) as conn, conn.transaction(
                 isolation="repeatable_read", readonly=True):
-            row = await _existing(conn, keys)
+            row = await ops.existing(conn, keys)
             return pipe_out(row, await repo.stats(conn, row["id"]))
 
     async def acreate_pipe(self, body: dict) -> dict:
@@ -106,7 +90,7 @@ class SQLPipes:
         _storable(body)
         async with self._connection() as conn:
             # FOR UPDATE: two concurrent edits merge one after the other, none is lost.
-            row = await _existing(conn, keys, for_update=True)
+            row = await ops.existing(conn, keys, for_update=True)
             merged = {"parameters": merge_patch(row["parameters"], body["parameters"])}
             _storable(merged)
             row = await repo.set_parameters(conn, row["id"], merged["parameters"])
@@ -116,7 +100,7 @@ class SQLPipes:
                            location_key: str | None) -> None:
         keys = _checked_keys(connector_keys, metric_key, location_key)
         async with self._connection() as conn:
-            row = await _existing(conn, keys)
+            row = await ops.existing(conn, keys)
             await repo.delete(conn, row["id"])
 
     async def awrite_rows(self, connector_keys: str, metric_key: str, location_key: str | None,
@@ -148,7 +132,7 @@ class SQLPipes:
         # One snapshot for every page, so that a concurrent write cannot tear the read.
         async with self._connection(transaction=False) as conn, conn.transaction(
                 isolation="repeatable_read", readonly=True):
-            row = await _existing(conn, keys)
+            row = await ops.existing(conn, keys)
             start = query.get("begin")
             while True:
                 found = await repo.rows(conn, row["id"], start, query.get("end"), READ_PAGE + 1)
