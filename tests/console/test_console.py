@@ -7,20 +7,15 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from tests.support.console import ADMIN, ALICE, console_service
+from tests.support.console import ADMIN, ALICE, COPIED, console_service, row_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-COPIED = "I have copied the secret and the API key"
 
 
 async def secret_text(dialog, name: str) -> str:
     return await dialog.get_by_role("group", name=name).locator("code").inner_text()
 
-
-def row_of(page, label: str):
-    return page.get_by_role("row").filter(
-        has=page.get_by_role("rowheader", name=label, exact=True))
 
 
 async def open_menu(page, label: str):

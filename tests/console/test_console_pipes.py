@@ -5,16 +5,11 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.support.console import ALICE
+from tests.support.console import ALICE, COPIED, row_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-COPIED = "I have copied the secret and the API key"
 
-
-def row_of(page, label: str):
-    return page.get_by_role("row").filter(
-        has=page.get_by_role("rowheader", name=label, exact=True))
 
 
 async def test_limit_to_pipes_on_create_and_edit(console, http, people):

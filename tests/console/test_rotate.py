@@ -10,15 +10,10 @@ import aiohttp
 import pytest
 from playwright.async_api import expect
 
-from tests.support.console import ADMIN
+from tests.support.console import ADMIN, COPIED, row_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-COPIED = "I have copied the secret and the API key"
 
-
-def row_of(page, label: str):
-    return page.get_by_role("row").filter(
-        has=page.get_by_role("rowheader", name=label, exact=True))
 
 
 async def status_with(base_url: str, api_key: str) -> int:

@@ -9,17 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.async_api import expect
 
-from tests.support.console import ADMIN, ALICE, insert_tokens, inside
+from tests.support.console import ADMIN, ALICE, insert_tokens, inside, row_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 DESKTOP = {"width": 1280, "height": 720}
 PHONE = {"width": 390, "height": 700}
 
-
-def row_of(page, label: str):
-    return page.get_by_role("row").filter(
-        has=page.get_by_role("rowheader", name=label, exact=True))
 
 
 async def test_new_token_starts_with_no_scope_and_create_waits_for_one(console, http, people):

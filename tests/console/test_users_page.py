@@ -6,14 +6,10 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.support.console import ADMIN, ALICE, insert_tokens
+from tests.support.console import ADMIN, ALICE, insert_tokens, row_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-
-def row_of(page, name: str):
-    return page.get_by_role("row").filter(
-        has=page.get_by_role("rowheader", name=name, exact=True))
 
 
 async def open_users(console):

@@ -145,3 +145,13 @@ def inside(box: dict | None, viewport: dict) -> bool:
     return (box is not None and box["x"] >= 0 and box["y"] >= 0
             and box["x"] + box["width"] <= viewport["width"]
             and box["y"] + box["height"] <= viewport["height"])
+
+
+# The tick that closes a dialog showing a new secret.
+COPIED = "I have copied the secret and the API key"
+
+
+def row_of(page, label: str):
+    """The table row whose row header is exactly `label` (a token's label, a username)."""
+    return page.get_by_role("row").filter(
+        has=page.get_by_role("rowheader", name=label, exact=True))
