@@ -116,8 +116,48 @@ def _values_error(data: list, upto: int) -> ApiError | None:
     return None
 
 
-def parse_rows(data: Any) -> Rows:
-    """A request's rows, one per distinct timestamp, in time order.
+# Bytes after which PostgreSQL may read a body otherwise than json.loads did, or refuse it:
+# escapes (\u0000 and lone surrogates, which jsonb refuses), NaN and Infinity (the same),
+# exponents (1e400 is infinite to Python, a 400-digit numeric to jsonb), NUL bytes (UTF-16
+# or UTF-32 text) and a byte order mark. A string holding one only costs the fast path.
+_NOT_VERBATIM = re.compile(rb"\\u|NaN|Infinity|[0-9][eE]|\x00|^\xef\xbb\xbf")
+
+
+def _verbatim(raw: bytes) -> str | None:
+    """The body's own text, when jsonb reads it as json.loads read it; else None."""
+    if _NOT_VERBATIM.search(raw):
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _timestamps(data: list) -> list[datetime] | None:
+    """Every row's timestamp, aware and in UTC, at C speed; None when some row is not a
+    plain object with an ISO 8601 timestamp (parse_rows's row-by-row check says which)."""
+    try:
+        parsed = [datetime.fromisoformat(row[TIMESTAMP]) for row in data]
+    except (TypeError, KeyError, ValueError):
+        return None
+    if all(ts.tzinfo is UTC for ts in parsed):  # "Z" and "+00:00" parse to UTC itself
+        return parsed
+    normalized = []
+    for ts in parsed:
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=UTC)
+        else:
+            try:
+                ts = ts.astimezone(UTC)
+            except (OverflowError, ValueError):
+                return None
+        normalized.append(ts)
+    return normalized
+
+
+def parse_rows(data: Any, raw: bytes | None = None) -> Rows:
+    """A request's rows, one per distinct timestamp, in time order; `raw`, the JSON text
+    `data` was decoded from, is stored as it is when PostgreSQL reads it alike.
 
     The last row for a timestamp wins. Raises a 422 naming the first bad row, or a 413
     past MAX_ROWS.
@@ -128,7 +168,27 @@ def parse_rows(data: Any) -> Rows:
     if len(data) > MAX_ROWS:
         raise ApiError(413, "payload_too_large",
                        f"At most {MAX_ROWS} rows per request; this one has {len(data)}.")
-    latest: dict[datetime, int] = {}
+    stamps = _timestamps(data)
+    if stamps is None:
+        stamps = _checked_timestamps(data)
+    body = _verbatim(raw) if raw is not None else None
+    if body is None:
+        try:
+            # The timestamps are ISO strings: only the values can make this fail.
+            body = encode_json(data)
+        except JsonNotStorable as err:
+            raise _values_error(data, len(data)) or ApiError(
+                422, "validation_error", str(err), fields={"_schema": [str(err)]}) from None
+    latest = dict(zip(stamps, range(len(stamps))))  # a later row for a timestamp wins
+    # In time order: concurrent batches that share timestamps then lock their rows in the
+    # same order, so they wait for each other instead of deadlocking.
+    ordered = sorted(latest)
+    return Rows(ordered, body, [latest[ts] for ts in ordered])
+
+
+def _checked_timestamps(data: list) -> list[datetime]:
+    """Every row's timestamp, row by row: a 422 naming the first bad row."""
+    stamps = []
     for index, row in enumerate(data):
         if not isinstance(row, dict):
             message = "not a JSON object"
@@ -137,21 +197,12 @@ def parse_rows(data: Any) -> Rows:
         else:
             ts = parse_timestamp(row[TIMESTAMP])
             if ts is not None:
-                latest[ts] = index  # a later row for the same timestamp replaces an earlier one
+                stamps.append(ts)
                 continue
             message = "timestamp is not an ISO 8601 date and time"
         # Rows are checked in order: an earlier row's unstorable values are the first error.
         raise _values_error(data, index) or _bad_row(index, message)
-    try:
-        # The timestamps are ISO strings: only the values can make this fail.
-        body = encode_json(data)
-    except JsonNotStorable as err:
-        raise _values_error(data, len(data)) or ApiError(
-            422, "validation_error", str(err), fields={"_schema": [str(err)]}) from None
-    # In time order: concurrent batches that share timestamps then lock their rows in the
-    # same order, so they wait for each other instead of deadlocking.
-    ordered = sorted(latest.items())
-    return Rows([ts for ts, _ in ordered], body, [index for _, index in ordered])
+    return stamps
 
 
 def row_json(ts: datetime, values_text: str) -> str:
