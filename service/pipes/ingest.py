@@ -16,6 +16,7 @@ from datetime import datetime
 
 import asyncpg
 
+from service.groups import AGAIN
 from service.pipes import repo
 from service.pipes.repo import Keys
 from service.pipes.rows import Rows
@@ -38,26 +39,44 @@ class Pending:
 
 
 async def write_together(conn: asyncpg.Connection, group: list[Pending]) -> list[Written]:
-    """Write the group's rows (in the caller's transaction); per request what it wrote."""
+    """Per request what it wrote. In a transaction, the whole group is written there.
+    Outside one, the rows of the pipes that exist go in one statement, its own transaction,
+    and a request left for a transaction is answered AGAIN: one whose pipe it registers, or
+    every request when the statement met another writer (then nothing was written)."""
     results: list[Written] = [None] * len(group)
-    await _write(conn, group, list(range(len(group))), results)
-    # A pipe that does not exist is registered by the first request that asks for it; the
-    # requests from that one on write to it, those before it did not find it.
+    if not conn.is_in_transaction():
+        try:
+            await _write(conn, group, list(range(len(group))), results, at_once=True)
+        except repo.Contended:
+            return [AGAIN] * len(group)
+        again = _after_first_creator(group, results)
+        return [AGAIN if i in again else written for i, written in enumerate(results)]
+    await _write(conn, group, list(range(len(group))), results, at_once=False)
+    again = _after_first_creator(group, results)
+    if again:
+        await repo.create_pipes(conn, list({group[i].keys: None for i in again}))
+        await _write(conn, group, sorted(again), results, at_once=False)
+    return results
+
+
+def _after_first_creator(group: list[Pending], results: list[Written]) -> set[int]:
+    """The requests whose pipe was not found, from the first that registers it on: a pipe
+    that does not exist is registered by the first request that asks for it, and those
+    before it did not find it."""
     first_creator: dict[Keys, int] = {}
     for index, pending in enumerate(group):
         if results[index] is None and pending.create:
             first_creator.setdefault(pending.keys, index)
-    if first_creator:
-        await repo.create_pipes(conn, list(first_creator))
-        again = [i for i, p in enumerate(group)
-                 if results[i] is None and i >= first_creator.get(p.keys, len(group))]
-        await _write(conn, group, again, results)
-    return results
+    if not first_creator:
+        return set()
+    return {i for i, p in enumerate(group)
+            if results[i] is None and i >= first_creator.get(p.keys, len(group))}
 
 
 async def _write(conn: asyncpg.Connection, group: list[Pending], members: list[int],
-                 results: list[Written]) -> None:
-    """Write the rows of group[i] for i in `members`, filling results[i]."""
+                 results: list[Written], *, at_once: bool) -> None:
+    """Write the rows of group[i] for i in `members`, filling results[i]; `at_once`: in one
+    statement outside a transaction (repo.write_rows_at_once)."""
     pipes: dict[Keys, int] = {}
     bodies = [group[i].batch.body for i in members]
     # Per row the members that wrote it, in order.
@@ -92,8 +111,8 @@ async def _write(conn: asyncpg.Connection, group: list[Pending], members: list[i
                 else:
                     writers[k].append(i)
                     sources[k], positions[k] = source, position  # the later arrival wins
-    found, outcome = await repo.write_rows(conn, list(pipes), bodies, slots, stamps, sources,
-                                           positions)
+    write = repo.write_rows_at_once if at_once else repo.write_rows
+    found, outcome = await write(conn, list(pipes), bodies, slots, stamps, sources, positions)
     counts = {i: [0, 0] for i in members if pipes[group[i].keys] in found}
     for fresh, who in zip(outcome, writers, strict=True):
         if fresh is None:

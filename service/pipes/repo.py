@@ -72,14 +72,17 @@ DELETE = "DELETE FROM pipes WHERE id = $1"
 # 1); $7 the requests' bodies as JSON text (arrays of row objects, each parsed once); $4-$6
 # and $8 the rows: their pipe's slot, timestamp, body (from 1) and index in it (from 0),
 # distinct per (slot, timestamp), which one statement that writes a row twice would refuse.
-# A row's values are its object without the timestamp key.
+# $4, $6 and $8 may be NULL when they say nothing: one pipe, one body, the rows of one body
+# in its order. A row's values are its object without the timestamp key.
 #
 # Inserted and replaced rows are told apart without system columns (a partitioned table has
 # no xmax to read): `fresh` inserts what is new and leaves what exists, `replaced` updates
 # what existed when the statement began. Both run on one snapshot, so neither sees the
 # other's rows and no row is written twice. A row another transaction inserted meanwhile is
-# in neither; the caller writes those again in a new statement (a new snapshot). Rows go in
-# key order, so two writers of the same rows take their locks in the same order.
+# in neither; the caller writes those again in a new statement (a new snapshot), or, with
+# $9 true (a statement that is its own transaction), the statement raises MRC01 and
+# nothing is written (migrations/0010). Rows go in key order, so two writers of the same
+# rows take their locks in the same order.
 WRITE_ROWS = """
 WITH pipe AS (
     SELECT w.n, p.id
@@ -89,11 +92,12 @@ WITH pipe AS (
 ), body AS MATERIALIZED (
     SELECT b.d, b.rows::jsonb AS rows FROM unnest($7::text[]) WITH ORDINALITY AS b(rows, d)
 ), input AS (
-    SELECT r.k, pipe.id AS pipe_id, r.ts, (body.rows -> r.i) - 'timestamp' AS v
+    SELECT r.k, pipe.id AS pipe_id, r.ts,
+           (body.rows -> coalesce(r.i, r.k::int - 1)) - 'timestamp' AS v
     FROM unnest($4::int[], $5::timestamptz[], $6::int[], $8::int[])
          WITH ORDINALITY AS r(n, ts, d, i, k)
-    JOIN pipe ON pipe.n = r.n
-    JOIN body ON body.d = r.d
+    JOIN pipe ON pipe.n = coalesce(r.n, 1)
+    JOIN body ON body.d = coalesce(r.d, 1)
 ), fresh AS (
     INSERT INTO pipe_rows (pipe_id, ts, "values")
     SELECT pipe_id, ts, v FROM input ORDER BY pipe_id, ts
@@ -115,7 +119,9 @@ SELECT (SELECT coalesce(array_agg(n), '{}') FROM pipe) AS found, replaced,
        -- Every row is fresh or replaced, but for a race: only then which are fresh, a join
        -- this statement is not planned for at large sizes.
        CASE WHEN fresh + cardinality(replaced) < total THEN
-           (SELECT coalesce(array_agg(input.k), '{}') FROM input JOIN fresh USING (pipe_id, ts))
+           CASE WHEN $9 THEN mrsm_rows_contended() ELSE
+               (SELECT coalesce(array_agg(input.k), '{}') FROM input JOIN fresh USING (pipe_id, ts))
+           END
        END AS fresh
 FROM counts
 """
@@ -186,6 +192,65 @@ async def delete(conn: asyncpg.Connection, pipe_id: int) -> None:
     await conn.execute(DELETE, pipe_id)
 
 
+class Contended(Exception):
+    """`write_rows_at_once` met rows that another writer inserted after it began; nothing
+    was written."""
+
+
+CONTENDED = "MRC01"  # the SQLSTATE of mrsm_rows_contended()
+
+
+def _row_arguments(pipes: list[Keys], bodies: list[str], slots: list[int],
+                   timestamps: list[datetime], sources: list[int],
+                   positions: list[int]) -> tuple:
+    """WRITE_ROWS's arguments but the last, those that say nothing left NULL: each array
+    element is a Python call in asyncpg's encoder."""
+    count = len(timestamps)
+    return ([k[0] for k in pipes], [k[1] for k in pipes], [k[2] for k in pipes],
+            None if len(pipes) == 1 else [s + 1 for s in slots],
+            timestamps,
+            None if len(bodies) == 1 else [s + 1 for s in sources],
+            bodies,
+            None if len(bodies) == 1 and positions == list(range(count)) else positions)
+
+
+def _outcome(row: asyncpg.Record, todo: list[int], slots: list[int],
+             outcome: list[bool | None]) -> set[int]:
+    """Fill outcome[todo[k]] from a WRITE_ROWS result; the slots of the pipes it found."""
+    for k in row["replaced"]:
+        outcome[todo[k - 1]] = False
+    found = {n - 1 for n in row["found"]}
+    if row["fresh"] is None:  # no race: every other row of a found pipe is new
+        for i in todo:
+            if outcome[i] is None and slots[i] in found:
+                outcome[i] = True
+    else:
+        for k in row["fresh"]:
+            outcome[todo[k - 1]] = True
+    return found
+
+
+async def write_rows_at_once(conn: asyncpg.Connection, pipes: list[Keys], bodies: list[str],
+                             slots: list[int], timestamps: list[datetime], sources: list[int],
+                             positions: list[int]) -> tuple[set[int], list[bool | None]]:
+    """`write_rows` in one statement that is its own transaction, committed when this
+    returns: a round trip where BEGIN, the statement and COMMIT take three. Raises
+    Contended, with nothing written, when another writer inserted some of the rows after
+    the statement began; write them with `write_rows` in a transaction then."""
+    if conn.is_in_transaction():
+        raise RuntimeError("write_rows_at_once runs outside a transaction")
+    try:
+        row = await conn.fetchrow(WRITE_ROWS, *_row_arguments(
+            pipes, bodies, slots, timestamps, sources, positions), True)
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate == CONTENDED:
+            raise Contended() from None
+        raise
+    outcome: list[bool | None] = [None] * len(timestamps)
+    found = _outcome(row, list(range(len(timestamps))), slots, outcome)
+    return found, outcome
+
+
 async def write_rows(conn: asyncpg.Connection, pipes: list[Keys], bodies: list[str],
                      slots: list[int], timestamps: list[datetime], sources: list[int],
                      positions: list[int]) -> tuple[set[int], list[bool | None]]:
@@ -200,26 +265,16 @@ async def write_rows(conn: asyncpg.Connection, pipes: list[Keys], bodies: list[s
     if not conn.is_in_transaction():
         raise RuntimeError("write_rows needs a transaction (it may take several statements)")
     outcome: list[bool | None] = [None] * len(timestamps)
-    columns = ([k[0] for k in pipes], [k[1] for k in pipes], [k[2] for k in pipes])
     todo = list(range(len(timestamps)))  # rows not yet written, by index
     found: set[int] | None = None
     for _ in range(WRITE_TRIES):
         if len(todo) == len(timestamps):  # the first statement, almost always the only one
-            rows_ = ([s + 1 for s in slots], timestamps, [s + 1 for s in sources], positions)
+            arguments = _row_arguments(pipes, bodies, slots, timestamps, sources, positions)
         else:
-            rows_ = ([slots[i] + 1 for i in todo], [timestamps[i] for i in todo],
-                     [sources[i] + 1 for i in todo], [positions[i] for i in todo])
-        row = await conn.fetchrow(WRITE_ROWS, *columns, *rows_[:3], bodies, rows_[3])
-        for k in row["replaced"]:
-            outcome[todo[k - 1]] = False
-        now = {n - 1 for n in row["found"]}
-        if row["fresh"] is None:  # no race: every other row of a found pipe is new
-            for i in todo:
-                if outcome[i] is None and slots[i] in now:
-                    outcome[i] = True
-        else:
-            for k in row["fresh"]:
-                outcome[todo[k - 1]] = True
+            arguments = _row_arguments(pipes, bodies, [slots[i] for i in todo],
+                                       [timestamps[i] for i in todo],
+                                       [sources[i] for i in todo], [positions[i] for i in todo])
+        now = _outcome(await conn.fetchrow(WRITE_ROWS, *arguments, False), todo, slots, outcome)
         if found is None:
             found = now
         else:
