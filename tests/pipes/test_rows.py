@@ -104,6 +104,30 @@ async def test_bad_json_numbers_and_surrogates_are_422(client, owner_headers, pi
     assert (await read(client, owner_headers))["items"] == [row]
 
 
+@pytest.mark.parametrize("values", [
+    # Plain UTF-8 text, stored as sent.
+    '"t": 21.50, "h": 40, "neg": -0.0, "s": "ünï", "big": ' + "7" * 400,
+    # Each of these sends the body down the path that encodes it again.
+    '"e": 1.5e3, "E": 2E-2', '"esc": "caf\\u00e9 \\n"', '"long": ' + "3" * 330,
+    '"s": "NaN and Infinity are only words here"',
+])
+async def test_values_read_back_as_json_reads_the_body(client, owner_headers, pipe, values):
+    text = '[{"timestamp": "2024-01-01T00:00:00Z", ' + values + "}]"
+    headers = {**owner_headers, "Content-Type": "application/json; charset=utf-8"}
+    resp = await client.post(DATA, headers=headers, data=text.encode())
+    assert resp.status == 200, await resp.text()
+    assert (await read(client, owner_headers))["items"] == json.loads(text)
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1E+309", "1" * 320 + ".5"])
+async def test_numbers_past_a_float_are_422(client, owner_headers, pipe, database_url, number):
+    text = '[{"timestamp": "2024-01-01T00:00:00Z", "v": ' + number + "}]"
+    headers = {**owner_headers, "Content-Type": "application/json"}
+    err = await error_of(await client.post(DATA, headers=headers, data=text), 422)
+    assert "finite" in err["fields"]["0"][0]
+    assert await stored(database_url) == []
+
+
 @pytest.mark.parametrize(("text", "index", "message"), [
     # The body is encoded as a whole: whichever fault comes first is the one named.
     ('[{"timestamp": "2024-01-01T00:00:00Z"}, {"timestamp": "2024-01-01T00:00:01Z", '
