@@ -139,7 +139,7 @@ class GroupWriter:
         return True
 
     async def _connection(self) -> asyncpg.Connection:
-        if self._conn is not None and self._conn.is_closed():  # the server went away idle
+        if self._conn is not None and not _open(self._conn):  # the server closed it idle
             await self._release()
         if self._conn is None:
             self._conn = await self._pool.acquire()
@@ -228,6 +228,13 @@ class GroupWriter:
                 except asyncpg.PostgresError as exc:
                     results.append(exc)
         return results
+
+
+def _open(conn: asyncpg.Connection) -> bool:
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:  # closed, and so taken back by the pool already
+        return False
 
 
 def _settle(pending: Pending, result: Any) -> None:

@@ -227,7 +227,8 @@ async def test_a_group_holds_at_most_ingest_max_rows(aiohttp_client, make_settin
 async def test_a_row_inserted_by_another_transaction_meanwhile_is_replaced_and_counted(
         client, owner_headers, pipe, database_url):
     """The write waits on a row another transaction is inserting; once that commits, the
-    write replaces it (a second statement) and counts it as updated."""
+    write's statement finds the row neither new nor old, is rolled back whole, and the rows
+    are written again in a transaction: the row replaced and counted as updated."""
     other = await asyncpg.connect(database_url)
     try:
         await other.execute("BEGIN")
@@ -250,6 +251,43 @@ async def test_a_row_inserted_by_another_transaction_meanwhile_is_replaced_and_c
     assert resp.status == 200
     assert await resp.json() == {"inserted": 1, "updated": 1}
     assert await values_of(client, owner_headers, PIPE) == {"00": "mine", "01": "mine"}
+    written = await xmins(database_url)
+    # Both rows in one transaction: the new one was not committed ahead of the other.
+    assert written["temperature", "00"] == written["temperature", "01"]
+
+
+async def test_the_writer_keeps_its_connection_while_busy_and_gives_it_back_idle(
+        client, owner_headers, pipe):
+    pool = client.app[keys.POOL]
+    resp = await client.post(DATA, headers=owner_headers, json=hourly(1))
+    assert resp.status == 200
+    idle = pool.get_idle_size()
+    resp = await client.post(DATA, headers=owner_headers, json=hourly(1, start=1))
+    assert resp.status == 200
+    assert pool.get_idle_size() == idle  # the same connection again, not another
+
+    async def given_back() -> bool:
+        return pool.get_idle_size() == idle + 1
+
+    await until(given_back, "the writer to give its connection back")
+
+
+async def test_a_held_connection_the_server_closed_is_replaced(client, owner_headers, pipe,
+                                                               database_url):
+    resp = await client.post(DATA, headers=owner_headers, json=hourly(1))
+    assert resp.status == 200
+    conn = await asyncpg.connect(database_url)
+    try:  # every other session of this database, the writer's among them
+        ended = await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    finally:
+        await conn.close()
+    assert ended >= 1
+    await asyncio.sleep(0.2)  # the closed sockets seen by the event loop
+    resp = await client.post(DATA, headers=owner_headers, json=hourly(1, start=1))
+    assert resp.status == 200, await resp.text()
+    assert await values_of(client, owner_headers, PIPE) == {"00": 0, "01": 1}
 
 
 async def test_sequential_writes_are_written_one_group_each(client, owner_headers, pipe):
