@@ -82,7 +82,7 @@ async def _write(conn: asyncpg.Connection, group: list[Pending], members: list[i
     # Per row the members that wrote it, in order.
     writers: list[list[int]] = []
     slots: list[int] = []
-    stamps: list[datetime] = []
+    stamps: list[str] = []  # as the database reads them (Rows.stamps)
     sources: list[int] = []  # the index in `bodies` of the row that wins
     positions: list[int] = []
     if len(members) == 1:  # a lone request: its timestamps are distinct already
@@ -91,26 +91,28 @@ async def _write(conn: asyncpg.Connection, group: list[Pending], members: list[i
         pipes[group[i].keys] = 0
         count = len(batch.timestamps)
         writers = [[i] for _ in range(count)]
-        slots, stamps, sources, positions = [0] * count, batch.timestamps, [0] * count, \
+        slots, stamps, sources, positions = [0] * count, batch.stamps, [0] * count, \
             batch.positions
     else:
         rows: dict[tuple[int, datetime], int] = {}  # (pipe slot, timestamp) -> row index
         for source, i in enumerate(members):
             pending = group[i]
             slot = pipes.setdefault(pending.keys, len(pipes))
-            for ts, position in zip(pending.batch.timestamps, pending.batch.positions,
-                                    strict=True):
+            batch = pending.batch
+            for ts, stamp, position in zip(batch.timestamps, batch.stamps, batch.positions,
+                                           strict=True):
                 k = rows.get((slot, ts))
                 if k is None:
                     rows[slot, ts] = len(stamps)
                     writers.append([i])
                     slots.append(slot)
-                    stamps.append(ts)
+                    stamps.append(stamp)
                     sources.append(source)
                     positions.append(position)
                 else:
                     writers[k].append(i)
-                    sources[k], positions[k] = source, position  # the later arrival wins
+                    # The later arrival wins (the same instant, perhaps written otherwise).
+                    sources[k], positions[k], stamps[k] = source, position, stamp
     write = repo.write_rows_at_once if at_once else repo.write_rows
     found, outcome = await write(conn, list(pipes), bodies, slots, stamps, sources, positions)
     counts = {i: [0, 0] for i in members if pipes[group[i].keys] in found}

@@ -73,7 +73,10 @@ DELETE = "DELETE FROM pipes WHERE id = $1"
 # and $8 the rows: their pipe's slot, timestamp, body (from 1) and index in it (from 0),
 # distinct per (slot, timestamp), which one statement that writes a row twice would refuse.
 # $4, $6 and $8 may be NULL when they say nothing: one pipe, one body, the rows of one body
-# in its order. A row's values are its object without the timestamp key.
+# in its order. $5 is the timestamps' array as text, each ISO 8601 with an offset
+# (Rows.stamps): asyncpg spent more on encoding a hundred datetimes one by one than
+# PostgreSQL spends on reading them. A row's values are its object without the timestamp
+# key.
 #
 # Inserted and replaced rows are told apart without system columns (a partitioned table has
 # no xmax to read): `fresh` inserts what is new and leaves what exists, `replaced` updates
@@ -94,7 +97,7 @@ WITH pipe AS (
 ), input AS (
     SELECT r.k, pipe.id AS pipe_id, r.ts,
            (body.rows -> coalesce(r.i, r.k::int - 1)) - 'timestamp' AS v
-    FROM unnest($4::int[], $5::timestamptz[], $6::int[], $8::int[])
+    FROM unnest($4::int[], $5::text::timestamptz[], $6::int[], $8::int[])
          WITH ORDINALITY AS r(n, ts, d, i, k)
     JOIN pipe ON pipe.n = coalesce(r.n, 1)
     JOIN body ON body.d = coalesce(r.d, 1)
@@ -201,14 +204,14 @@ CONTENDED = "MRC01"  # the SQLSTATE of mrsm_rows_contended()
 
 
 def _row_arguments(pipes: list[Keys], bodies: list[str], slots: list[int],
-                   timestamps: list[datetime], sources: list[int],
+                   timestamps: list[str], sources: list[int],
                    positions: list[int]) -> tuple:
     """WRITE_ROWS's arguments but the last, those that say nothing left NULL: each array
     element is a Python call in asyncpg's encoder."""
     count = len(timestamps)
     return ([k[0] for k in pipes], [k[1] for k in pipes], [k[2] for k in pipes],
             None if len(pipes) == 1 else [s + 1 for s in slots],
-            timestamps,
+            "{" + ",".join(timestamps) + "}",
             None if len(bodies) == 1 else [s + 1 for s in sources],
             bodies,
             None if len(bodies) == 1 and positions == list(range(count)) else positions)
@@ -231,7 +234,7 @@ def _outcome(row: asyncpg.Record, todo: list[int], slots: list[int],
 
 
 async def write_rows_at_once(conn: asyncpg.Connection, pipes: list[Keys], bodies: list[str],
-                             slots: list[int], timestamps: list[datetime], sources: list[int],
+                             slots: list[int], timestamps: list[str], sources: list[int],
                              positions: list[int]) -> tuple[set[int], list[bool | None]]:
     """`write_rows` in one statement that is its own transaction, committed when this
     returns: a round trip where BEGIN, the statement and COMMIT take three. Raises
@@ -252,11 +255,12 @@ async def write_rows_at_once(conn: asyncpg.Connection, pipes: list[Keys], bodies
 
 
 async def write_rows(conn: asyncpg.Connection, pipes: list[Keys], bodies: list[str],
-                     slots: list[int], timestamps: list[datetime], sources: list[int],
+                     slots: list[int], timestamps: list[str], sources: list[int],
                      positions: list[int]) -> tuple[set[int], list[bool | None]]:
     """Write rows to several pipes: (the indices in `pipes` of those that exist, per row True
     if inserted, False if replaced, None if its pipe does not exist). `slots[i]` is the
-    index in `pipes` of row i's pipe; its values are those of row `positions[i]` of
+    index in `pipes` of row i's pipe; its timestamp is `timestamps[i]` (ISO 8601 text with
+    an offset, Rows.stamps); its values are those of row `positions[i]` of
     `bodies[sources[i]]` (Rows.body), its timestamp key left out; rows are distinct per
     (slot, timestamp).
 
@@ -301,7 +305,7 @@ async def upsert_rows(conn: asyncpg.Connection, connector_keys: str, metric_key:
     count = len(rows.timestamps)
     async with conn.transaction():  # a savepoint inside the caller's transaction
         found, outcome = await write_rows(conn, [(connector_keys, metric_key, location_key)],
-                                          [rows.body], [0] * count, rows.timestamps,
+                                          [rows.body], [0] * count, rows.stamps,
                                           [0] * count, rows.positions)
     if not found:
         return None

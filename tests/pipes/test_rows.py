@@ -50,6 +50,24 @@ async def test_timestamps_keep_microseconds_and_offsets_become_utc(client, owner
                      {"timestamp": "2024-06-02T00:00:00Z"}]
 
 
+@pytest.mark.parametrize("odd", [None, "2024-06-01 12:00:00", " 2024-06-01T12:00:00Z",
+                                 "20240601T120000Z", "2024-06-01T12:00:00.0000000Z"])
+async def test_one_instant_written_several_ways_is_one_row(client, owner_headers, pipe, odd):
+    """Plain ISO text goes to the database as sent, other forms as Python read them: either
+    way each instant is one row, the last one sent."""
+    rows = [{"timestamp": "2024-06-01T12:00:00Z", "v": 1},
+            {"timestamp": "2024-06-01T13:00:00+01:00", "v": 2},
+            {"timestamp": "2024-06-01T11:00:00.5-00:30", "v": "half"},
+            {"timestamp": "2024-06-01T07:00:00.000000-05:00", "v": 3}]
+    if odd is not None:
+        rows.append({"timestamp": odd, "v": "odd"})
+    written = await write(client, owner_headers, rows)
+    assert written == {"inserted": 2, "updated": 0}
+    items = (await read(client, owner_headers))["items"]
+    assert items == [{"timestamp": "2024-06-01T11:30:00.500000Z", "v": "half"},
+                     {"timestamp": "2024-06-01T12:00:00Z", "v": 3 if odd is None else "odd"}]
+
+
 async def test_values_are_any_json(client, owner_headers, pipe):
     row = {"timestamp": "2024-01-01T00:00:00Z", "n": 1.5, "i": -3, "s": "ünï \"quoted\"",
            "b": False, "null": None, "list": [1, "two", {"three": 3}],
