@@ -11,6 +11,7 @@ Every answer waits for the commit that holds its rows.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -78,42 +79,79 @@ async def _write(conn: asyncpg.Connection, group: list[Pending], members: list[i
     """Write the rows of group[i] for i in `members`, filling results[i]; `at_once`: in one
     statement outside a transaction (repo.write_rows_at_once)."""
     pipes: dict[Keys, int] = {}
+    for i in members:
+        pipes.setdefault(group[i].keys, len(pipes))
     bodies = [group[i].batch.body for i in members]
-    # Per row the members that wrote it, in order.
-    writers: list[list[int]] = []
+    write = repo.write_rows_at_once if at_once else repo.write_rows
+    if not _apart(group, members):
+        await _write_shared(conn, write, group, members, results, pipes, bodies)
+        return
+    # No row is written twice (the usual case: a lone request, or devices' batches of their
+    # own times): each request's rows go as they are, one request after the other.
+    slots: list[int] = []
+    stamps: list[str] = []
+    sources: list[int] = []
+    positions: list[int] = []
+    spans: list[tuple[int, int]] = []
+    for source, i in enumerate(members):
+        batch = group[i].batch
+        count = len(batch.stamps)
+        spans.append((len(stamps), len(stamps) + count))
+        slots += [pipes[group[i].keys]] * count
+        stamps += batch.stamps
+        sources += [source] * count
+        positions += batch.positions
+    found, outcome = await write(conn, list(pipes), bodies, slots, stamps, sources, positions)
+    for (begin, end), i in zip(spans, members, strict=True):
+        if pipes[group[i].keys] in found:
+            inserted = outcome[begin:end].count(True)
+            results[i] = (inserted, end - begin - inserted)
+
+
+def _apart(group: list[Pending], members: list[int]) -> bool:
+    """Whether no two of these requests write the same row: per pipe, their spans of time
+    (each request's timestamps are sorted) do not meet."""
+    spans: dict[Keys, list[tuple[datetime, datetime]]] = {}
+    for i in members:
+        timestamps = group[i].batch.timestamps
+        if timestamps:
+            spans.setdefault(group[i].keys, []).append((timestamps[0], timestamps[-1]))
+    for ranges in spans.values():
+        ranges.sort()
+        for (_, end), (begin, _) in itertools.pairwise(ranges):
+            if begin <= end:
+                return False
+    return True
+
+
+async def _write_shared(conn: asyncpg.Connection, write, group: list[Pending],
+                        members: list[int], results: list[Written], pipes: dict[Keys, int],
+                        bodies: list[str]) -> None:
+    """`_write` for requests that share rows: each row written once, by the later arrival,
+    and counted for each request that wrote it."""
+    writers: list[list[int]] = []  # per row the members that wrote it, in order
     slots: list[int] = []
     stamps: list[str] = []  # as the database reads them (Rows.stamps)
     sources: list[int] = []  # the index in `bodies` of the row that wins
     positions: list[int] = []
-    if len(members) == 1:  # a lone request: its timestamps are distinct already
-        [i] = members
+    rows: dict[tuple[int, datetime], int] = {}  # (pipe slot, timestamp) -> row index
+    for source, i in enumerate(members):
         batch = group[i].batch
-        pipes[group[i].keys] = 0
-        count = len(batch.timestamps)
-        writers = [[i] for _ in range(count)]
-        slots, stamps, sources, positions = [0] * count, batch.stamps, [0] * count, \
-            batch.positions
-    else:
-        rows: dict[tuple[int, datetime], int] = {}  # (pipe slot, timestamp) -> row index
-        for source, i in enumerate(members):
-            pending = group[i]
-            slot = pipes.setdefault(pending.keys, len(pipes))
-            batch = pending.batch
-            for ts, stamp, position in zip(batch.timestamps, batch.stamps, batch.positions,
-                                           strict=True):
-                k = rows.get((slot, ts))
-                if k is None:
-                    rows[slot, ts] = len(stamps)
-                    writers.append([i])
-                    slots.append(slot)
-                    stamps.append(stamp)
-                    sources.append(source)
-                    positions.append(position)
-                else:
-                    writers[k].append(i)
-                    # The later arrival wins (the same instant, perhaps written otherwise).
-                    sources[k], positions[k], stamps[k] = source, position, stamp
-    write = repo.write_rows_at_once if at_once else repo.write_rows
+        slot = pipes[group[i].keys]
+        for ts, stamp, position in zip(batch.timestamps, batch.stamps, batch.positions,
+                                       strict=True):
+            k = rows.get((slot, ts))
+            if k is None:
+                rows[slot, ts] = len(stamps)
+                writers.append([i])
+                slots.append(slot)
+                stamps.append(stamp)
+                sources.append(source)
+                positions.append(position)
+            else:
+                writers[k].append(i)
+                # The later arrival wins (the same instant, perhaps written otherwise).
+                sources[k], positions[k], stamps[k] = source, position, stamp
     found, outcome = await write(conn, list(pipes), bodies, slots, stamps, sources, positions)
     counts = {i: [0, 0] for i in members if pipes[group[i].keys] in found}
     for fresh, who in zip(outcome, writers, strict=True):

@@ -7,6 +7,7 @@ coalesce(location_key, '') so that it uses the unique index on the key triple.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 import asyncpg
@@ -68,15 +69,15 @@ RETURNING id, connector_keys, metric_key, location_key, parameters, created_at
 DELETE = "DELETE FROM pipes WHERE id = $1"
 
 
-# Rows of one or more pipes, in one statement. $1-$3 are the pipes' keys (a slot each, from
-# 1); $7 the requests' bodies as JSON text (arrays of row objects, each parsed once); $4-$6
-# and $8 the rows: their pipe's slot, timestamp, body (from 1) and index in it (from 0),
+# Rows of one or more pipes, in one statement. $1-$3 are the pipes' keys (a slot each);
+# $7 the requests' bodies as JSON text (arrays of row objects, each parsed once); $4-$6
+# and $8 the rows: their pipe's slot, timestamp, body and index in it (all from 0),
 # distinct per (slot, timestamp), which one statement that writes a row twice would refuse.
 # $4, $6 and $8 may be NULL when they say nothing: one pipe, one body, the rows of one body
-# in its order. $5 is the timestamps' array as text, each ISO 8601 with an offset
-# (Rows.stamps): asyncpg spent more on encoding a hundred datetimes one by one than
-# PostgreSQL spends on reading them. A row's values are its object without the timestamp
-# key.
+# in its order. The rows' arrays go as array text (timestamps ISO 8601 with an offset,
+# Rows.stamps): asyncpg's encoder makes a Python call or two per element, which cost more
+# for a hundred datetimes than PostgreSQL spends on reading their text. A row's values are
+# its object without the timestamp key.
 #
 # Inserted and replaced rows are told apart without system columns (a partitioned table has
 # no xmax to read): `fresh` inserts what is new and leaves what exists, `replaced` updates
@@ -97,10 +98,10 @@ WITH pipe AS (
 ), input AS (
     SELECT r.k, pipe.id AS pipe_id, r.ts,
            (body.rows -> coalesce(r.i, r.k::int - 1)) - 'timestamp' AS v
-    FROM unnest($4::int[], $5::text::timestamptz[], $6::int[], $8::int[])
+    FROM unnest($4::text::int[], $5::text::timestamptz[], $6::text::int[], $8::text::int[])
          WITH ORDINALITY AS r(n, ts, d, i, k)
-    JOIN pipe ON pipe.n = coalesce(r.n, 1)
-    JOIN body ON body.d = coalesce(r.d, 1)
+    JOIN pipe ON pipe.n = coalesce(r.n, 0) + 1
+    JOIN body ON body.d = coalesce(r.d, 0) + 1
 ), fresh AS (
     INSERT INTO pipe_rows (pipe_id, ts, "values")
     SELECT pipe_id, ts, v FROM input ORDER BY pipe_id, ts
@@ -210,11 +211,17 @@ def _row_arguments(pipes: list[Keys], bodies: list[str], slots: list[int],
     element is a Python call in asyncpg's encoder."""
     count = len(timestamps)
     return ([k[0] for k in pipes], [k[1] for k in pipes], [k[2] for k in pipes],
-            None if len(pipes) == 1 else [s + 1 for s in slots],
-            "{" + ",".join(timestamps) + "}",
-            None if len(bodies) == 1 else [s + 1 for s in sources],
+            None if len(pipes) == 1 else _array(map(str, slots)),
+            _array(timestamps),
+            None if len(bodies) == 1 else _array(map(str, sources)),
             bodies,
-            None if len(bodies) == 1 and positions == list(range(count)) else positions)
+            None if len(bodies) == 1 and positions == list(range(count))
+            else _array(map(str, positions)))
+
+
+def _array(elements: Iterable[str]) -> str:
+    """PostgreSQL's text of an array of elements that need no quoting."""
+    return "{" + ",".join(elements) + "}"
 
 
 def _outcome(row: asyncpg.Record, todo: list[int], slots: list[int],
