@@ -201,8 +201,9 @@ async def post_rows(request: web.Request) -> web.Response:
         # same request sent again succeeds.
         raise ApiError(503, description="The rows were contended; send them again.",
                        headers={"Retry-After": "1"}) from None
-    except asyncpg.IntegrityConstraintViolationError:
-        # A row the table refuses, e.g. a timestamp outside every partition of pipe_rows.
+    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError):
+        # A row the table refuses, e.g. a timestamp outside every partition of pipe_rows,
+        # or a value the database cannot read (class 22) that validation let through.
         raise ApiError(422, "validation_error", "The database refused these rows (for "
                        "example a timestamp outside the stored ranges); nothing was written.",
                        fields={"_schema": ["refused by the database"]}) from None

@@ -143,11 +143,13 @@ def _verbatim(raw: bytes) -> str | None:
 
 
 # Timestamps that PostgreSQL reads as the instant Python read (once Python has accepted them):
-# ISO 8601's extended form with an offset, to the microsecond at most. Most devices send
+# ISO 8601's extended form with an offset, to the microsecond at most; offsets within
+# PostgreSQL's +-15:59 (Python takes up to +-23:59, which PostgreSQL refuses). Most devices send
 # these, and their own text then goes to the database as it came: writing a hundred
 # datetimes as text again, or having asyncpg encode them, cost several times more.
 _PLAIN_STAMPS = re.compile(
-    r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d),)*", re.ASCII)
+    r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-](?:0\d|1[0-5]):[0-5]\d),)*",
+    re.ASCII)
 
 
 def _stamps(data: list, ordered: list[datetime], positions: list[int]) -> list[str]:

@@ -51,7 +51,11 @@ async def test_timestamps_keep_microseconds_and_offsets_become_utc(client, owner
 
 
 @pytest.mark.parametrize("odd", [None, "2024-06-01 12:00:00", " 2024-06-01T12:00:00Z",
-                                 "20240601T120000Z", "2024-06-01T12:00:00.0000000Z"])
+                                 "20240601T120000Z", "2024-06-01T12:00:00.0000000Z",
+                                 "2024-06-01T00:00:00-12:00",
+                                 # Offsets past PostgreSQL's own +-15:59 (Python's reach 23:59).
+                                 "2024-06-02T07:39:00+19:39", "2024-06-02T11:59:00+23:59",
+                                 "2024-05-31T20:00:00-16:00"])
 async def test_one_instant_written_several_ways_is_one_row(client, owner_headers, pipe, odd):
     """Plain ISO text goes to the database as sent, other forms as Python read them: either
     way each instant is one row, the last one sent."""
