@@ -1,12 +1,13 @@
 """Pipe rows of concurrent requests written together, by the process's
-service.groups.GroupWriter: what one group's transaction writes, and for whom.
+service.groups.GroupWriter: what one group writes, and for whom.
 
 Each request keeps its contract as if written alone, one after the other in arrival order:
 all its rows or none; its own inserted and updated counts (a row that an earlier request of
 the group inserted is one this request replaced); a later request's row wins. A request
 whose write fails (its pipe deleted meanwhile, a row the database refuses) fails alone:
 the group is written again with each request in a savepoint of its own, and the others land.
-Every answer waits for the commit that holds its rows.
+Every answer waits for the commit that holds its rows: the one statement that writes the
+rows of existing pipes, or the transaction that registers a pipe and writes its rows.
 """
 
 from __future__ import annotations
