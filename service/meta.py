@@ -9,6 +9,7 @@ import marshmallow as ma
 from aiohttp import web
 
 from service import keys, openapi
+from service.auth.principal import NOTICE_HEADERS
 from service.auth.scopes import ADMIN_ONLY_SCOPES, SCOPES, public, requirement_of, requires
 from service.errors import DATABASE_UNAVAILABLE, OUTAGE
 from service.metrics import CONTENT_TYPE, render_metrics
@@ -108,7 +109,8 @@ async def openapi_json(request: web.Request) -> web.Response:
         return None if requirement is None or requirement.public else requirement.scopes
 
     document = openapi.build(request.app, title="mrsm-tokens", version=VERSION,
-                             scopes=SCOPES, security_of=security_of)
+                             scopes=SCOPES, security_of=security_of,
+                             credential_headers=NOTICE_HEADERS)
     return web.json_response(document)
 
 

@@ -38,6 +38,9 @@ class Doc:
     path_params: dict[str, dict] = field(default_factory=dict)
     # status -> {header name: {"description", "schema", "required"}}
     headers: dict[int, dict[str, dict]] = field(default_factory=dict)
+    # Whether its answers carry the credential's headers (build's `credential_headers`)
+    # although anyone may call it (/login with a token's client credentials).
+    credential_headers: bool = False
 
 
 def doc(summary: str, *, tag: str, **kwargs: Any) -> Callable:
@@ -102,7 +105,8 @@ def _response(status: int, schema: Any) -> dict:
 
 
 def _operation(route: web.AbstractRoute, info: Doc,
-               security_of: Callable[[Callable], frozenset[str] | None]) -> dict:
+               security_of: Callable[[Callable], frozenset[str] | None],
+               credential_headers: dict[str, dict]) -> dict:
     operation: dict = {"summary": info.summary, "tags": [info.tag],
                        "operationId": route.handler.__name__}
     params: list[dict] = [
@@ -132,15 +136,23 @@ def _operation(route: web.AbstractRoute, info: Doc,
                     "content": {"application/json": {"schema": ErrorSchema}}},
     }
     scopes = security_of(route.handler)
+    if scopes is not None or info.credential_headers:
+        refs = {name: {"$ref": f"#/components/headers/{name}"} for name in credential_headers}
+        for response in operation["responses"].values():
+            response["headers"] = {**refs, **response.get("headers", {})}
     operation["security"] = ([] if scopes is None else
                              [{"bearer": sorted(scopes)}, {"apiKey": sorted(scopes)}])
     return operation
 
 
 def build(app: web.Application, *, title: str, version: str, scopes: dict[str, str],
-          security_of: Callable[[Callable], frozenset[str] | None]) -> dict:
+          security_of: Callable[[Callable], frozenset[str] | None],
+          credential_headers: dict[str, dict] | None = None) -> dict:
     """The document for every `@doc`-annotated route of `app`. `security_of(handler)` is None
-    for a route anyone may call, else the scopes it needs (empty: any valid credential)."""
+    for a route anyone may call, else the scopes it needs (empty: any valid credential).
+    `credential_headers` (name -> header object) are declared on every answer of a route
+    that takes a credential."""
+    credential_headers = credential_headers or {}
     # The plugin's default name resolver already drops the "Schema" suffix: FooSchema -> Foo.
     plugin = MarshmallowPlugin()
     spec = APISpec(title=title, version=version, openapi_version=OPENAPI_VERSION,
@@ -148,10 +160,13 @@ def build(app: web.Application, *, title: str, version: str, scopes: dict[str, s
     _map_our_fields(plugin)
     for name, scheme in SECURITY_SCHEMES.items():
         spec.components.security_scheme(name, scheme)
+    for name, header in credential_headers.items():
+        spec.components.header(name, header)
     for route in app.router.routes():
         info: Doc | None = getattr(route.handler, DOC_ATTR, None)
         if route.method == "HEAD" or info is None:
             continue
         spec.path(path=_PARAM.sub(r"{\1}", route.resource.canonical),
-                  operations={route.method.lower(): _operation(route, info, security_of)})
+                  operations={route.method.lower(): _operation(route, info, security_of,
+                                                               credential_headers)})
     return spec.to_dict()

@@ -104,3 +104,25 @@ async def test_the_checker_refuses_a_wrong_shape(client):
     except AssertionError:
         return
     raise AssertionError("a wrong shape passed the check")
+
+
+async def test_the_token_notices_are_declared_where_they_are_sent(client, api, admin_headers):
+    document = await (await client.get("/openapi.json")).json()
+    declared = document["components"]["headers"]
+    assert set(declared) == {"Mrsm-Token-Expires", "Mrsm-Token-Rotated"}
+
+    def headers_of(path: str, method: str, status: str) -> set[str]:
+        response = document["paths"][path][method]["responses"][status]
+        return {ref["$ref"].rsplit("/", 1)[1] for ref in response.get("headers", {}).values()}
+
+    for path, method, status in [("/users/me", "get", "200"), ("/tokens", "post", "201"),
+                                 ("/tokens", "get", "default"), ("/login", "post", "200")]:
+        assert headers_of(path, method, status) == set(declared), (path, method, status)
+    assert headers_of("/healthz", "get", "200") == set()  # no credential, no notice
+    # And a real answer carries what the document says it may.
+    token = await api.create_token(admin_headers, label="notices", scopes=["read:users"],
+                                   expiration="2099-01-01T00:00:00Z")
+    resp = await client.get("/users/me", headers={"Authorization": token["api_key"]})
+    assert resp.status == 200
+    assert resp.headers["Mrsm-Token-Expires"].startswith("2099-01-01T00:00:00")
+    assert set(resp.headers) & set(declared) <= set(headers_of("/users/me", "get", "200"))

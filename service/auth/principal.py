@@ -23,6 +23,18 @@ TOKEN_EXPIRES = istr("Mrsm-Token-Expires")
 # When the previous secret of a rotated token stops working, on answers to requests made
 # with that secret: a device learns from its own traffic that it must switch.
 TOKEN_ROTATED = istr("Mrsm-Token-Rotated")
+# Both as /openapi.json describes them.
+NOTICE_HEADERS = {
+    str(TOKEN_EXPIRES): {
+        "description": "The token's expiration (RFC 3339, UTC), on every answer to a request "
+                       "a token authenticated; absent for a token that never expires and for "
+                       "password sessions.",
+        "schema": {"type": "string", "format": "date-time"}},
+    str(TOKEN_ROTATED): {
+        "description": "When the token's previous secret stops working, on answers to "
+                       "requests made with that secret after a rotation.",
+        "schema": {"type": "string", "format": "date-time"}},
+}
 
 
 @dataclass(frozen=True, eq=False)

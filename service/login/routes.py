@@ -76,7 +76,8 @@ async def read_form(request: web.Request,
 @routes.post("/login")
 @public
 @doc("Exchange a username and password, or a client ID and secret, for a short-lived JWT",
-     tag="auth", form=LoginFormSchema, responses={200: TokenResponseSchema})
+     tag="auth", form=LoginFormSchema, responses={200: TokenResponseSchema},
+     credential_headers=True)
 async def login(request: web.Request) -> web.Response:
     grant = None
     try:
