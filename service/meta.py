@@ -9,6 +9,7 @@ import marshmallow as ma
 from aiohttp import web
 
 from service import keys, openapi
+from service.audit.repo import KINDS as AUDIT_KINDS
 from service.auth.principal import NOTICE_HEADERS
 from service.auth.scopes import ADMIN_ONLY_SCOPES, SCOPES, public, requirement_of, requires
 from service.errors import DATABASE_UNAVAILABLE, OUTAGE
@@ -42,6 +43,8 @@ class ConfigSchema(ma.Schema):
     token_expiry_warning_days = ma.fields.Integer(
         required=True, metadata={"description": "clients warn of tokens expiring within it"})
     scopes = ma.fields.List(ma.fields.Nested(ScopeSchema), required=True)
+    audit_kinds = ma.fields.List(ma.fields.String(), required=True,
+                                 metadata={"description": "what GET /audit's `kind` takes"})
 
 
 def _scope_items() -> list[dict]:
@@ -97,6 +100,7 @@ async def config(request: web.Request) -> web.Response:
         "jwt_ttl_seconds": settings.jwt_ttl_seconds,
         "token_expiry_warning_days": settings.token_expiry_warning_days,
         "scopes": _scope_items(),
+        "audit_kinds": list(AUDIT_KINDS),
     })
 
 

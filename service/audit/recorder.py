@@ -121,6 +121,16 @@ async def user_event(conn: asyncpg.Connection, kind: str, actor: Principal, row,
                  details=_json(details or {}))
 
 
+async def jwt_revoked(conn: asyncpg.Connection, actor: Principal, *, user_id: uuid.UUID,
+                      token_id: uuid.UUID | None, jti: str, expires_at: datetime,
+                      source: str | None) -> None:
+    """A JWT denied until it expires (POST /revoke): the user it was issued to, and the
+    token of its client credentials, if any."""
+    await record(conn, repo.JWT_REVOKED, actor, source=source, target_user_id=user_id,
+                 target_username=await repo.username(conn, user_id), target_token_id=token_id,
+                 details=_json({"jti": jti, "expires_at": expires_at}))
+
+
 async def blocks_started(conn: asyncpg.Connection, started: BlocksStarted) -> None:
     """An `auth.throttled` event per block a failure started (the throttle's `on_blocks`),
     naming the account it protects: a client ID's owner, or the user the caller knew."""

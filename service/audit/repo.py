@@ -23,6 +23,7 @@ TOKEN_INVALIDATED = "token.invalidated"  # noqa: S105 (an event kind)
 TOKEN_DELETED = "token.deleted"  # noqa: S105 (an event kind)
 TOKEN_ROTATED = "token.rotated"  # noqa: S105 (an event kind)
 TOKEN_LEAKED = "token.leaked"  # noqa: S105 (an event kind)
+JWT_REVOKED = "jwt.revoked"
 USER_CREATED = "user.created"
 USER_CHANGED = "user.changed"
 USER_DELETED = "user.deleted"
@@ -30,7 +31,7 @@ LOGIN_SUCCEEDED = "login.succeeded"
 LOGIN_FAILED = "login.failed"
 AUTH_THROTTLED = "auth.throttled"
 KINDS = (TOKEN_REGISTERED, TOKEN_EDITED, TOKEN_INVALIDATED, TOKEN_DELETED, TOKEN_ROTATED,
-         TOKEN_LEAKED, USER_CREATED,
+         TOKEN_LEAKED, JWT_REVOKED, USER_CREATED,
          USER_CHANGED, USER_DELETED, LOGIN_SUCCEEDED, LOGIN_FAILED, AUTH_THROTTLED)
 
 
@@ -93,6 +94,7 @@ ORDER BY at DESC, id DESC
 LIMIT $7 OFFSET $8
 """
 COUNT = "SELECT count(*) FROM audit_events" + _WHERE  # noqa: S608 (constants only)
+USERNAME_BY_ID = "SELECT username FROM users WHERE id = $1"
 OWNER_BY_ID = """
 SELECT t.user_id, u.username FROM tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.id = $1
 """
@@ -122,6 +124,10 @@ async def page(conn: asyncpg.Connection, *, username: str | None, token_id: uuid
     rows = await conn.fetch(PAGE, *filters, limit, offset)
     total = await conn.fetchval(COUNT, *filters)
     return rows, total
+
+
+async def username(conn: asyncpg.Connection, user_id: uuid.UUID) -> str | None:
+    return await conn.fetchval(USERNAME_BY_ID, user_id)
 
 
 async def token_owner(conn: asyncpg.Connection,

@@ -23,10 +23,12 @@ NOTIFY = "SELECT pg_notify($1, 'user:' || $2)"
 
 
 async def revoke(conn: asyncpg.Connection, jti: str, expires_at: int,
-                 user_id: uuid.UUID) -> None:
-    """Refuse the JWT `jti` on every process until `expires_at` (Unix seconds)."""
-    await conn.execute(REVOKE, jti, expires_at)
+                 user_id: uuid.UUID) -> bool:
+    """Refuse the JWT `jti` on every process until `expires_at` (Unix seconds); whether it
+    was not refused already."""
+    status = await conn.execute(REVOKE, jti, expires_at)
     await conn.execute(NOTIFY, CHANNEL, str(user_id))
+    return status == "INSERT 0 1"
 
 
 async def is_revoked(conn: asyncpg.Connection, jti: str) -> bool:

@@ -7,10 +7,6 @@ import { renderPager } from './pager.js';
 import { $, el, setText, showError } from './ui.js';
 
 const PAGE_SIZE = 50;
-// The kinds GET /audit's `kind` takes, in the API's order.
-const KINDS = ['token.registered', 'token.edited', 'token.invalidated', 'token.deleted',
-  'user.created', 'user.changed', 'user.deleted', 'login.succeeded', 'login.failed',
-  'auth.throttled'];
 
 let context = null;
 let offset = 0;
@@ -112,7 +108,9 @@ export function showAudit() {
   setText('audit-intro', `${all ? 'Every event (you may read users).' : 'Your events: those you caused and those about you or your tokens.'} Newest first; times in ${TIME_ZONE}.`);
   $('audit-user-field').hidden = !all;
   if ($('audit-kind').options.length === 1) {
-    $('audit-kind').append(...KINDS.map((kind) => el('option', { value: kind }, kind)));
+    // The kinds GET /audit's `kind` takes, in the API's order (GET /config).
+    const kinds = context().config.audit_kinds;
+    $('audit-kind').append(...kinds.map((kind) => el('option', { value: kind }, kind)));
   }
   loadAudit({ at: 0 });
 }

@@ -8,10 +8,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import asyncpg
 import jwt
 
+from service.audit import recorder
 from service.auth import credentials, denylist, keystore
 from service.auth.apikeys import API_KEY_PREFIX
 from service.auth.jwt import JwtCodec
@@ -108,7 +110,11 @@ async def revoke(pool: asyncpg.Pool, codec: JwtCodec, caller: Principal, token: 
         if claims is None or not _visible(caller, claims.user_id):
             return None
         async with pool.acquire() as conn, conn.transaction():
-            await denylist.revoke(conn, claims.jti, claims.expires_at, claims.user_id)
+            if await denylist.revoke(conn, claims.jti, claims.expires_at, claims.user_id):
+                await recorder.jwt_revoked(
+                    conn, caller, user_id=claims.user_id, token_id=claims.token_id,
+                    jti=claims.jti, expires_at=datetime.fromtimestamp(claims.expires_at, UTC),
+                    source=source)
         return claims.user_id
     parts = credential.key_parts()
     if parts is None or not (caller.is_admin or caller.token_id == parts[0]):

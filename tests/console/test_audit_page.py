@@ -40,6 +40,10 @@ async def test_the_trail_newest_first_with_filters(console, http, people):
     await expect(rows.filter(has_text="token.invalidated")).to_contain_text("127.0.0.1")
     await expect(rows.filter(has_text="token.invalidated")).to_contain_text(first["id"])
 
+    # The kinds offered are the API's own, every one of them.
+    _, config = await http.call("GET", "/config")
+    offered = await view.get_by_label("Kind").locator("option").all_inner_texts()
+    assert offered[1:] == config["audit_kinds"] and "jwt.revoked" in offered
     await view.get_by_label("Kind").select_option("token.registered")
     await expect(status(page)).to_have_text("1–2 of 2 events shown.")
     await view.get_by_label("User", exact=True).fill("alice")

@@ -122,3 +122,27 @@ async def test_the_deny_list_forgets_jwts_once_they_have_expired(database_url):
         assert await denylist.is_revoked(conn, "alive")
     finally:
         await conn.close()
+
+
+async def test_a_jwt_revocation_is_audited_once(api, alice, admin_headers):
+    await revoke(api, alice["jwt"], alice["token"])
+    await revoke(api, alice["jwt"], alice["token"])  # denied already: nothing new to say
+    resp = await api.client.get("/audit", params={"kind": "jwt.revoked"}, headers=admin_headers)
+    assert resp.status == 200
+    events = (await resp.json())["items"]
+    assert len(events) == 1
+    [event] = events
+    claims = claims_of(alice["jwt"])
+    token_id = alice["token"]["id"]
+    assert event["actor_kind"] == "client_credentials"
+    assert event["actor_token_id"] == token_id
+    assert event["target_token_id"] == token_id
+    assert event["target_user_id"] == claims["sub"]
+    assert event["target_username"] is not None
+    assert event["details"]["jti"] == claims["jti"]
+    assert event["details"]["expires_at"].startswith(
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(claims["exp"])))
+    # The owner sees it among their own events too.
+    resp = await api.client.get("/audit", params={"kind": "jwt.revoked"},
+                                headers=alice["headers"])
+    assert [e["details"]["jti"] for e in (await resp.json())["items"]] == [claims["jti"]]
