@@ -120,21 +120,24 @@ def _values_error(data: list, upto: int) -> ApiError | None:
 
 # What PostgreSQL may read otherwise than json.loads did, or refuse, in a body's text:
 # escapes (\u0000 and lone surrogates, which jsonb refuses), NaN and Infinity (the same),
-# exponents and runs of 309 digits or more (1e400 is infinite to Python, a 400-digit numeric
-# to jsonb), NUL bytes (UTF-16 or UTF-32 text) and a byte order mark. Looked for in the text
-# with its digits read as 0 and E as e; a string holding one only costs the fast path.
+# exponents (1e400 is infinite to Python, a 400-digit numeric to jsonb), numbers of more than
+# 15 digits (a float keeps 15 exactly: 0.1000000000000000001 is 0.1 to Python, not to
+# jsonb), NUL bytes (UTF-16 or UTF-32 text) and a byte order mark. Looked for in the text with
+# its digits and points read as 0 and E as e; a string holding one only costs the fast path.
 # Any backslash counts as an escape: a search for one byte is the fastest there is.
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789E", b"000000000e")
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789.E", b"0000000000e")
+_LONG_NUMBER = b"0" * 16
 _BOM = b"\xef\xbb\xbf"
 
 
 def _verbatim(raw: bytes) -> str | None:
-    """The body's own text, when jsonb reads it as json.loads read it; else None."""
+    """The body's own text, when jsonb reads it as json.loads read it (numbers with their
+    digits as sent: 1.50, the value Python read); else None."""
     if (b"\\" in raw or b"\x00" in raw or raw.startswith(_BOM)
             or (b"N" in raw and b"NaN" in raw) or (b"I" in raw and b"Infinity" in raw)):
         return None
     marked = raw.translate(_DIGITS_AS_ZERO)
-    if b"0e" in marked or b"0" * 309 in marked:
+    if b"0e" in marked or _LONG_NUMBER in marked:
         return None
     try:
         return raw.decode("utf-8")

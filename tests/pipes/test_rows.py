@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import json
+from decimal import Decimal
 
 import asyncpg
 import pytest
@@ -139,6 +141,37 @@ async def test_values_read_back_as_json_reads_the_body(client, owner_headers, pi
     resp = await client.post(DATA, headers=headers, data=text.encode())
     assert resp.status == 200, await resp.text()
     assert (await read(client, owner_headers))["items"] == json.loads(text)
+
+
+@pytest.mark.parametrize("escape", ["", ', "s": "a\\\\b"'])
+async def test_a_number_is_stored_as_python_reads_it_whatever_else_the_body_holds(
+        client, owner_headers, pipe, database_url, escape):
+    """A body without escapes is stored as sent, one with them as Python reads it: a number
+    must be the same value either way, and so the same in JSON and in CSV."""
+    text = ('[{"timestamp": "2024-01-01T00:00:00Z", "a": 0.1000000000000000000000001, '
+            '"b": 1.50, "c": 123456789012345678901234567890.5, "d": 21.123456789012345'
+            + escape + "}]")
+    headers = {**owner_headers, "Content-Type": "application/json"}
+    resp = await client.post(DATA, headers=headers, data=text)
+    assert resp.status == 200, await resp.text()
+    conn = await asyncpg.connect(database_url)
+    try:
+        stored = await conn.fetchrow(
+            """SELECT ("values"->>'a')::numeric AS a, ("values"->>'b')::numeric AS b,
+                      ("values"->>'c')::numeric AS c, ("values"->>'d')::numeric AS d
+               FROM pipe_rows""")
+    finally:
+        await conn.close()
+    expected = json.loads(text)[0]
+    for key in "abcd":
+        assert float(stored[key]) == expected[key], key
+    assert stored["a"] == Decimal("0.1")  # not the 25 digits sent: Python's value
+    [item] = (await read(client, owner_headers))["items"]
+    # As floats (a float past 1e16 comes back as jsonb writes it: an integer's digits).
+    assert {k: float(item[k]) for k in "abcd"} == {k: expected[k] for k in "abcd"}
+    resp = await client.get(DATA, headers={**owner_headers, "Accept": "text/csv"})
+    [row] = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert {k: float(row[k]) for k in "abcd"} == {k: expected[k] for k in "abcd"}
 
 
 @pytest.mark.parametrize("number", ["1e400", "-1E+309", "1" * 320 + ".5"])
