@@ -70,6 +70,11 @@ def parse_timestamp(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
+    return _in_utc(parsed)
+
+
+def _in_utc(parsed: datetime) -> datetime | None:
+    """A parsed timestamp in UTC (no offset means UTC); None when UTC is out of range."""
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     try:
@@ -172,17 +177,8 @@ def _timestamps(data: list) -> list[datetime] | None:
         return None
     if all(ts.tzinfo is UTC for ts in parsed):  # "Z" and "+00:00" parse to UTC itself
         return parsed
-    normalized = []
-    for ts in parsed:
-        if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=UTC)
-        else:
-            try:
-                ts = ts.astimezone(UTC)
-            except (OverflowError, ValueError):
-                return None
-        normalized.append(ts)
-    return normalized
+    normalized = [_in_utc(ts) for ts in parsed]
+    return None if None in normalized else normalized
 
 
 def parse_rows(data: Any, raw: bytes | None = None) -> Rows:
