@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from service.app import create_app
 from service.auth import keystore
 from service.config import AbuseSettings, Settings
-from tests.support.api import ADMIN_PASSWORD, Api
+from tests.support.api import Api
 from tests.support.cli import ROOT_PASSWORD, env_changes
 from tests.support.db import migrated, scratch_database, settings_for, test_database
 from tests.support.servers import Server, run_server
@@ -144,8 +144,7 @@ def api(client: TestClient, settings: Settings) -> Api:
 
 @pytest.fixture
 async def admin_headers(api: Api) -> dict[str, str]:
-    await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
-    return await api.bearer("admin", ADMIN_PASSWORD)
+    return await api.admin_headers()
 
 
 @pytest.fixture
@@ -181,8 +180,7 @@ async def tapi(aiohttp_client, make_settings, limits) -> Api:
 @pytest.fixture
 async def tadmin(tapi: Api) -> dict[str, str]:
     """An admin's bearer on `tapi`."""
-    await tapi.create_user("admin", ADMIN_PASSWORD, type_="admin")
-    return await tapi.bearer("admin", ADMIN_PASSWORD)
+    return await tapi.admin_headers()
 
 
 @pytest.fixture

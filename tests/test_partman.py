@@ -18,7 +18,7 @@ import pytest
 
 from service.app import create_app
 from service.config import PROJECT_ROOT
-from tests.support.api import ADMIN_PASSWORD, Api
+from tests.support.api import Api
 from tests.support.db import migrated, scratch_database, settings_for
 
 PAGE = PROJECT_ROOT / "docs" / "partitioning.md"
@@ -88,8 +88,7 @@ async def test_the_pages_commands_partition_retain_and_the_service_writes(
     settings = settings_for(partman_database)
     client = await aiohttp_client(create_app(settings))
     api = Api(client, settings)
-    await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
-    headers = await api.bearer("admin", ADMIN_PASSWORD)
+    headers = await api.admin_headers()
     data = "/pipes/mqtt:garden/temperature/-/data"
     rows = [{"timestamp": f"{now:%Y-%m-%d}T00:00:00Z", "v": "today"},
             {"timestamp": "1970-01-01T00:00:00Z", "v": "a wrong clock"}]

@@ -17,7 +17,6 @@ from service.db import create_pool
 from service.errors import ApiError
 from service.tokens import ops
 from service.validation import isoformat
-from tests.support.api import ADMIN_PASSWORD
 from tests.support.assertions import assert_error, parse_time
 
 SCOPES = ["read:tokens", "write:tokens"]
@@ -154,8 +153,7 @@ async def test_a_token_without_an_expiration_is_not_capped(api, alice):
 async def test_password_sessions_keep_todays_rules(api, alice):
     child = await api.create_token(alice, label="forever", expiration=None)
     assert child["expiration"] is None
-    await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
-    admin = await api.bearer("admin", ADMIN_PASSWORD)
+    admin = await api.admin_headers()
     made = await api.create_token(admin, label="for-alice", user="alice", expiration=None)
     assert made["expiration"] is None
     resp = await api.client.patch(f"/tokens/{made['id']}", headers=admin,
@@ -168,8 +166,7 @@ async def test_password_sessions_keep_todays_rules(api, alice):
 
 
 async def test_an_admins_token_is_capped_for_other_users_tokens_too(api, alice):
-    await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
-    admin = await api.bearer("admin", ADMIN_PASSWORD)
+    admin = await api.admin_headers()
     token, expires = await short_lived(api, admin)
     key = {"Authorization": token["api_key"]}
     await assert_expiration_refused(await api.client.post(

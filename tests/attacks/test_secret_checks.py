@@ -88,8 +88,7 @@ async def test_a_client_credentials_jwt_cannot_change_the_password(api):
 
 
 async def test_an_admins_api_key_cannot_change_the_admins_password(api):
-    await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
-    admin = await api.bearer("admin", ADMIN_PASSWORD)
+    admin = await api.admin_headers()
     key = {"Authorization": (await api.create_token(admin, label="ops"))["api_key"]}
     await assert_needs_session(
         await api.client.patch("/users/me", headers=key, json=change(ADMIN_PASSWORD)))

@@ -12,7 +12,7 @@ from service import keys
 from service.app import create_app
 from service.auth.cache import CredentialCache
 from service.auth.principal import Principal
-from tests.support.api import ADMIN_PASSWORD, Api
+from tests.support.api import Api
 
 
 def _authn(client):
@@ -150,8 +150,7 @@ async def test_losing_the_listener_disables_the_cache_until_it_reconnects(
 async def test_last_used_is_coalesced_and_flushed(aiohttp_client, make_settings, database_url):
     client = await aiohttp_client(create_app(make_settings(last_used_flush_seconds=1)))
     api = Api(client, make_settings())
-    await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
-    headers = await api.bearer("admin", ADMIN_PASSWORD)
+    headers = await api.admin_headers()
     token = await api.create_token(headers, label="used")
     assert token["last_used_at"] is None
     for _ in range(5):

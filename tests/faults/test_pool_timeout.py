@@ -6,7 +6,6 @@ import time
 
 from service import keys
 from service.app import create_app
-from tests.support.api import ADMIN_PASSWORD
 
 
 async def test_requests_get_503_when_no_connection_frees_up(aiohttp_client, api, make_settings):
@@ -15,8 +14,7 @@ async def test_requests_get_503_when_no_connection_frees_up(aiohttp_client, api,
     app = create_app(make_settings(db_pool_min=1, db_pool_max=1, db_timeout=0.5))
     client = await aiohttp_client(app)
     api.client = client
-    await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
-    headers = await api.bearer("admin", ADMIN_PASSWORD)
+    headers = await api.admin_headers()
     assert (await client.get("/tokens", headers=headers)).status == 200  # now cached
 
     pool = app[keys.POOL]

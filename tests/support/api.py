@@ -44,6 +44,11 @@ class Api:
     async def bearer(self, username: str, password: str = USER_PASSWORD) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.login(username, password)}"}
 
+    async def admin_headers(self) -> dict[str, str]:
+        """The admin user `admin` (password ADMIN_PASSWORD), made now, and its bearer."""
+        await self.create_user("admin", ADMIN_PASSWORD, type_="admin")
+        return await self.bearer("admin", ADMIN_PASSWORD)
+
     async def create_token(self, headers: dict[str, str], **body: Any) -> dict:
         resp = await self.client.post("/tokens", json=body, headers=headers)
         assert resp.status == 201, await resp.text()

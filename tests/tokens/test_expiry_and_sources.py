@@ -10,7 +10,7 @@ from urllib.parse import quote
 from service import keys
 from service.app import create_app
 from service.config import AbuseSettings
-from tests.support.api import ADMIN_PASSWORD, Api
+from tests.support.api import Api
 from tests.support.assertions import assert_error, parse_time
 
 EXPIRES = "Mrsm-Token-Expires"
@@ -86,8 +86,7 @@ async def test_recent_sources_by_the_trusted_proxy_rule(aiohttp_client, make_set
     settings = make_settings(abuse=abuse)
     client = await aiohttp_client(create_app(settings))
     api = Api(client, settings)
-    await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
-    admin = await api.bearer("admin", ADMIN_PASSWORD)
+    admin = await api.admin_headers()
     token = await api.create_token(admin)
     assert token["recent_sources"] == []
 
@@ -124,8 +123,7 @@ async def test_track_sources_off_records_none(aiohttp_client, make_settings):
     settings = make_settings(track_sources=False)
     client = await aiohttp_client(create_app(settings))
     api = Api(client, settings)
-    await api.create_user("admin", ADMIN_PASSWORD, type_="admin")
-    admin = await api.bearer("admin", ADMIN_PASSWORD)
+    admin = await api.admin_headers()
     token = await api.create_token(admin)
     resp = await client.get("/users/me", headers={"Authorization": token["api_key"]})
     assert resp.status == 200
