@@ -78,7 +78,7 @@ class GroupWriter:
         self._task: asyncio.Task | None = None
         self._conn: asyncpg.Connection | None = None  # held from one group to the next
         self._closing = False
-        self.groups = 0  # transactions written (for diagnostics and tests)
+        self.groups = 0  # groups written (for diagnostics and tests)
         self.requests = 0  # jobs written in them
 
     @property

@@ -192,7 +192,7 @@ async def post_rows(request: web.Request) -> web.Response:
     data = await read_json(request)
     batch = parse_rows(data, await request.read())  # the body read_json read, kept by aiohttp
     try:
-        # Written with the other requests waiting, in one transaction; answered once committed.
+        # Written together with the other requests waiting; answered once its rows are committed.
         written = await request.app[keys.INGEST].write(Pending(keys_, batch, create=create))
     except asyncpg.ForeignKeyViolationError:
         written = None  # the pipe was deleted while we wrote
